@@ -1,0 +1,102 @@
+// The configuration model: loaded from TOML once, validated, immutable, and
+// swapped whole on reload.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace pgwarden::conf {
+
+using Seconds = std::chrono::duration<double>;
+
+struct ListenAddress {
+  std::string host;  //!< IPv4 or IPv6 literal, or "localhost"
+  std::uint16_t port = 6432;
+};
+
+//! Pool settings: [pool] gives the defaults, a [[connections]] entry may
+//! override any of them.
+struct PoolSettings {
+  std::uint32_t min_size = 2;
+  std::uint32_t max_size = 10;
+  //! How long a client waits for a free server before it gets an error
+  //! (PgBouncer's query_wait_timeout).
+  Seconds acquire_timeout{30};
+  //! TCP connect + TLS + upstream authentication.
+  Seconds connect_timeout{5};
+  //! Upstream statement_timeout and the proxy's own query deadline.
+  Seconds query_timeout{30};
+  //! Close servers idle longer than this, down to min_size (0 = never).
+  Seconds server_idle_timeout{600};
+  //! Close servers older than this when they next become idle (0 = never).
+  Seconds server_lifetime{3600};
+  //! Close a client idle inside a transaction longer than this (0 = never).
+  Seconds idle_transaction_timeout{0};
+};
+
+struct ServerSettings {
+  std::vector<ListenAddress> listen{{"127.0.0.1", 6432}};
+  //! Event-loop threads; 0 = one per core.
+  std::uint32_t workers = 0;
+  std::uint32_t max_client_connections = 1000;
+  //! Startup + authentication must finish within this.
+  Seconds auth_timeout{10};
+  //! Close clients idle (outside a transaction) longer than this (0 = never).
+  Seconds client_idle_timeout{0};
+  //! Cap on one client message (Query, Parse, Bind...), bytes.
+  std::uint32_t max_message_size = 1U << 20;
+};
+
+struct LogSettings {
+  std::string level = "info";  //!< trace, debug, info, warn, error
+};
+
+struct UserConfig {
+  std::string name;
+  std::string verifier;  //!< SCRAM-SHA-256$..., validated at load
+};
+
+struct ConnectionConfig {
+  std::string user;  //!< owning user; clients log in as this user
+  std::string name;  //!< clients use it as the database name
+  std::string connection_string_encrypted;  //!< Fernet token of a libpq URI
+  PoolSettings pool;  //!< [pool] defaults with this entry's overrides applied
+};
+
+struct Config {
+  std::string source;  //!< path the config was loaded from
+  ServerSettings server;
+  PoolSettings pool;
+  LogSettings log;
+  std::vector<UserConfig> users;
+  std::vector<ConnectionConfig> connections;
+
+  const UserConfig* find_user(std::string_view name) const;
+  //! The connection `name` owned by `user`, or nullptr.
+  const ConnectionConfig* find_connection(std::string_view user, std::string_view name) const;
+};
+
+//! One precise complaint: "FILE:LINE:COL: KEY: WHAT".
+struct ConfigError {
+  std::string file;
+  std::uint32_t line = 0;    //!< 0 when not tied to a line
+  std::uint32_t column = 0;
+  std::string key;           //!< dotted path, e.g. "connections[1].user"
+  std::string message;
+  std::string to_string() const;
+};
+
+//! Loads and validates a TOML file. Unknown keys, wrong types, out-of-range
+//! values, duplicate users or (user, name) pairs, connections naming unknown
+//! users, verifiers that do not parse and min_size > max_size are errors.
+std::variant<std::shared_ptr<const Config>, ConfigError> load_config(const std::string& path);
+//! Same, from TOML text (source names it in errors).
+std::variant<std::shared_ptr<const Config>, ConfigError> parse_config(std::string_view toml,
+                                                                      const std::string& source);
+
+}  // namespace pgwarden::conf
