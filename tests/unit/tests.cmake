@@ -1,0 +1,2 @@
+# Unit tests: pure logic only (protocol, policy, config, crypto).
+# Each helper appends its own line here.
