@@ -3,6 +3,7 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -37,6 +38,10 @@ class Fernet {
   std::optional<std::string> decrypt_at(std::string_view token, std::int64_t now_unix,
                                         std::int64_t ttl_seconds) const;
   std::string encrypt_at(std::string_view plaintext, std::int64_t now_unix) const;
+  //! Same with a caller-chosen IV: only for reproducing the spec's test vectors.
+  //! Reusing an IV with the same key leaks plaintext; production code must not.
+  std::string encrypt_at_with_iv(std::string_view plaintext, std::int64_t now_unix,
+                                 const std::array<std::uint8_t, 16>& iv) const;
 
   std::size_t key_count() const { return keys_.size(); }
 

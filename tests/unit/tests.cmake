@@ -1,2 +1,3 @@
 # Unit tests: pure logic only (protocol, policy, config, crypto).
 # Each helper appends its own line here.
+pgwarden_unit_test(fernet pgwarden_catalog)
