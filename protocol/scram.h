@@ -1,6 +1,7 @@
 // SCRAM-SHA-256 (RFC 5802, RFC 7677) as PostgreSQL uses it: the server side
 // that checks clients against a stored verifier, and the client side that logs
 // in upstream. No channel binding yet: a client that demands it is refused.
+// Passwords are raw bytes: no SASLprep, which only matters for non-ASCII ones.
 #pragma once
 
 #include <array>
@@ -31,6 +32,10 @@ std::optional<ScramVerifier> parse_scram_verifier(std::string_view text);
 //! Derives a verifier from a password with a fresh random 16-byte salt.
 ScramVerifier make_scram_verifier(std::string_view password,
                                   int iterations = kDefaultScramIterations);
+//! Derives a verifier from a password and a given (non-empty) salt; make_scram_verifier
+//! with a fixed salt, for tests and for checking against known verifiers.
+ScramVerifier derive_scram_verifier(std::string_view password, std::string_view salt,
+                                    int iterations);
 //! Formats a verifier as PostgreSQL stores it.
 std::string format_scram_verifier(const ScramVerifier& verifier);
 
@@ -69,6 +74,9 @@ class ScramServer {
 class ScramClient {
  public:
   explicit ScramClient(std::string password);
+  //! Test-only: a fixed client nonce (printable, no ',') and n= user name, to
+  //! reproduce published vectors such as RFC 7677's.
+  ScramClient(std::string password, std::string client_nonce, std::string username);
   //! The client-first-message ("n,,n=,r=<nonce>").
   std::string client_first();
   //! Takes server-first, returns client-final, or nullopt if the server's
@@ -82,6 +90,8 @@ class ScramClient {
   std::string client_nonce_;
   std::string client_first_bare_;
   std::array<std::uint8_t, 32> expected_server_signature_{};
+  bool client_first_sent_ = false;
+  bool have_server_signature_ = false;  //!< set only by a successful server-first
 };
 
 //! The md5 password response: "md5" + hex(md5(hex(md5(password + user)) + salt)).
