@@ -1,0 +1,329 @@
+// Client startup: first packet, SSL/GSS refusal, cancel routing, SCRAM
+// authentication, tenant lookup and the login parameters.
+#include "daemon/client_session.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+
+#include <fmt/format.h>
+
+#include "daemon/wire_io.h"
+#include "protocol/frontend.h"
+#include "protocol/scram.h"
+#include "protocol/sqlstate.h"
+
+namespace pgwarden::daemon {
+
+namespace {
+
+namespace proto = protocol;
+namespace sqlstate = protocol::sqlstate;
+using namespace asio::experimental::awaitable_operators;
+
+//! PostgreSQL caps SASL messages at this size (auth-sasl.c).
+constexpr std::size_t kMaxSaslMessage = 1024;
+
+bool iequals(std::string_view a, std::string_view b) {
+  return std::ranges::equal(a, b, [](char x, char y) {
+    return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+  });
+}
+
+//! Client encodings pgwarden accepts. Upstream is pinned to UTF8 so the query
+//! guard and the server lex the same bytes; SQL_ASCII is what libpq asks for
+//! under the C locale and is a subset, so it is served as UTF8 too.
+bool acceptable_client_encoding(std::string_view value) {
+  return iequals(value, "UTF8") || iequals(value, "UTF-8") || iequals(value, "UNICODE") ||
+         iequals(value, "SQL_ASCII");
+}
+
+}  // namespace
+
+ClientSession::ClientSession(tcp::socket socket, ProxyContext& context)
+    : context_(context),
+      config_(context.config),
+      client_(std::move(socket)),
+      client_write_gate_(client_.get_executor(), Clock::time_point::max()) {
+  client_limits_.max_message_size = config_->server.max_message_size;
+}
+
+ClientSession::~ClientSession() {
+  if (client_pid_ != 0) context_.sessions.remove(client_pid_);
+  if (counted_) context_.clients.fetch_sub(1, std::memory_order_relaxed);
+}
+
+awaitable<void> ClientSession::run() {
+  strand_ = co_await asio::this_coro::executor;
+  // The gate timer must wait on this strand, not on the socket's executor.
+  client_write_gate_ = asio::steady_timer(strand_, Clock::time_point::max());
+  error_code ignored;
+  client_.set_option(tcp::no_delay(true), ignored);
+
+  asio::steady_timer login_deadline(
+      strand_, std::chrono::duration_cast<Clock::duration>(config_->server.auth_timeout));
+  auto login = co_await (handshake() || login_deadline.async_wait(use_nothrow));
+  if (login.index() == 1) {
+    spdlog::info("client {}: startup not finished within auth_timeout, closing",
+                 client_.remote_endpoint(ignored).address().to_string());
+    co_return;
+  }
+  if (!std::get<0>(login)) co_return;
+  co_await relay();
+}
+
+awaitable<bool> ClientSession::handshake() {
+  proto::StartupPacket packet;
+  if (!co_await read_startup_packet(packet)) co_return false;
+
+  if (context_.clients.fetch_add(1, std::memory_order_relaxed) >=
+      config_->server.max_client_connections) {
+    context_.clients.fetch_sub(1, std::memory_order_relaxed);
+    co_await send_fatal(sqlstate::kTooManyConnections, "sorry, too many clients already");
+    co_return false;
+  }
+  counted_ = true;
+
+  if (!co_await accept_startup_parameters(packet)) co_return false;
+  if (!co_await authenticate()) co_return false;
+  co_return co_await attach_tenant();
+}
+
+awaitable<bool> ClientSession::read_startup_packet(proto::StartupPacket& packet) {
+  bool refused_ssl = false;
+  bool refused_gss = false;
+  for (;;) {
+    proto::StartupResult decoded;
+    for (;;) {
+      decoded = proto::decode_startup(client_in_.data());
+      if (decoded.status != proto::DecodeStatus::NeedMore) break;
+      auto space = client_in_.prepare(1024);
+      auto [ec, n] = co_await client_.async_read_some(asio::buffer(space.data(), space.size()),
+                                                      use_nothrow);
+      if (ec) co_return false;
+      client_in_.commit(n);
+    }
+    if (decoded.status == proto::DecodeStatus::Error) {
+      // As PostgreSQL does: a bad length gets no reply, a bad version a FATAL.
+      if (decoded.error.sqlstate == sqlstate::kFeatureNotSupported) {
+        co_await send_fatal(decoded.error.sqlstate, decoded.error.message);
+      } else {
+        spdlog::info("client sent an invalid startup packet: {}", decoded.error.message);
+      }
+      co_return false;
+    }
+    packet = decoded.packet;
+    const std::size_t consumed = decoded.packet.total_size;
+    switch (packet.kind) {
+      case proto::StartupKind::SslRequest:
+      case proto::StartupKind::GssEncRequest: {
+        bool& refused = packet.kind == proto::StartupKind::SslRequest ? refused_ssl : refused_gss;
+        client_in_.consume(consumed);
+        if (refused || !client_in_.empty()) {
+          // A repeated request, or bytes pipelined behind it (CVE-2021-23214).
+          spdlog::info("client sent an out-of-order encryption request, closing");
+          co_return false;
+        }
+        refused = true;
+        if (co_await write_all(client_, "N")) co_return false;
+        continue;
+      }
+      case proto::StartupKind::CancelRequest: {
+        if (auto session = context_.sessions.find(packet.cancel_pid, packet.cancel_key)) {
+          session->cancel_running_statement();
+        }
+        co_return false;  // the canceller never gets a reply
+      }
+      case proto::StartupKind::Startup:
+        // The packet's views stay valid: nothing is consumed until after the
+        // parameters have been copied out.
+        co_return true;
+    }
+  }
+}
+
+awaitable<bool> ClientSession::accept_startup_parameters(const proto::StartupPacket& packet) {
+  std::vector<std::string_view> unsupported_options;
+  for (const auto& [name, value] : packet.parameters) {
+    if (name == "user") {
+      user_ = value;
+    } else if (name == "database") {
+      database_ = value;
+    } else if (name.starts_with("_pq_.")) {
+      unsupported_options.push_back(name);
+    } else if (name == "replication") {
+      co_await send_fatal(sqlstate::kFeatureNotSupported,
+                          "pgwarden does not support replication connections");
+      co_return false;
+    } else if (name == "client_encoding") {
+      if (!acceptable_client_encoding(value)) {
+        co_await send_fatal(sqlstate::kInvalidParameterValue,
+                            fmt::format("pgwarden supports only client_encoding UTF8, not \"{}\"",
+                                        value));
+        co_return false;
+      }
+    } else if (auto tracked = tracked_parameter(name); !tracked.empty()) {
+      client_parameters_[std::string(tracked)] = value;
+    } else if (name == "extra_float_digits") {
+      // pgjdbc sends 3; since PostgreSQL 12 the default output is already
+      // exact, so ignoring it changes nothing a client can observe.
+    } else {
+      // Anything else (options, search_path, statement_timeout...) would have
+      // to live on a shared server connection: refuse, as PgBouncer does.
+      co_await send_fatal(sqlstate::kProtocolViolation,
+                          fmt::format("unsupported startup parameter: {}", name));
+      co_return false;
+    }
+  }
+  if (database_.empty()) database_ = user_;
+  client_in_.consume(packet.total_size);
+
+  if (packet.minor != 0 || !unsupported_options.empty()) {
+    // Ask the client to speak 3.0 and name the options we ignore.
+    std::string out;
+    proto::put_negotiate_protocol_version(out, 0, unsupported_options);
+    if (co_await write_all(client_, out)) co_return false;
+  }
+  co_return true;
+}
+
+awaitable<bool> ClientSession::read_client_message(proto::Frame& frame) {
+  auto read = co_await read_frontend_message(client_, client_in_, client_limits_);
+  if (read.status == ReadStatus::Closed) co_return false;
+  if (read.status == ReadStatus::Malformed) {
+    co_await send_fatal(read.error.sqlstate, read.error.message);
+    co_return false;
+  }
+  frame = read.frame;
+  co_return true;
+}
+
+awaitable<bool> ClientSession::authenticate() {
+  const auto* user = config_->find_user(user_);
+  auto scram = user ? proto::ScramServer(*proto::parse_scram_verifier(user->verifier))
+                    : proto::ScramServer::mock(user_, context_.mock_secret);
+  const auto auth_failed = fmt::format("password authentication failed for user \"{}\"", user_);
+
+  std::string out;
+  const std::string_view mechanisms[] = {proto::kScramSha256};
+  proto::put_auth_sasl(out, mechanisms);
+  if (co_await write_all(client_, out)) co_return false;
+
+  // SASLInitialResponse: mechanism and client-first-message.
+  proto::Frame frame;
+  if (!co_await read_client_message(frame)) co_return false;
+  if (frame.type != static_cast<char>(proto::FrontendType::Password) ||
+      frame.body.size() > kMaxSaslMessage) {
+    co_await send_fatal(sqlstate::kProtocolViolation, "expected SASL response");
+    co_return false;
+  }
+  auto initial = proto::decode_sasl_initial_response(frame.body);
+  if (!initial || !initial->data) {
+    co_await send_fatal(sqlstate::kProtocolViolation, "malformed SASLInitialResponse message");
+    co_return false;
+  }
+  if (initial->mechanism != proto::kScramSha256) {
+    co_await send_fatal(sqlstate::kProtocolViolation,
+                        "client selected an invalid SASL authentication mechanism");
+    co_return false;
+  }
+  auto server_first = scram.handle_client_first(*initial->data);
+  client_in_.consume(frame.total_size);
+  if (auto* error = std::get_if<proto::ScramError>(&server_first)) {
+    co_await send_fatal(
+        error->protocol_violation ? sqlstate::kProtocolViolation : sqlstate::kInvalidPassword,
+        error->protocol_violation ? error->message : auth_failed);
+    co_return false;
+  }
+  out.clear();
+  proto::put_auth_sasl_continue(out, std::get<std::string>(server_first));
+  if (co_await write_all(client_, out)) co_return false;
+
+  // SASLResponse: client-final-message with the proof.
+  if (!co_await read_client_message(frame)) co_return false;
+  if (frame.type != static_cast<char>(proto::FrontendType::Password) ||
+      frame.body.size() > kMaxSaslMessage) {
+    co_await send_fatal(sqlstate::kProtocolViolation, "expected SASL response");
+    co_return false;
+  }
+  auto server_final = scram.handle_client_final(proto::decode_sasl_response(frame.body));
+  client_in_.consume(frame.total_size);
+  if (auto* error = std::get_if<proto::ScramError>(&server_final)) {
+    if (error->protocol_violation) {
+      co_await send_fatal(sqlstate::kProtocolViolation, error->message);
+    } else {
+      spdlog::info("client authentication failed for user \"{}\"", user_);
+      co_await send_fatal(sqlstate::kInvalidPassword, auth_failed);
+    }
+    co_return false;
+  }
+  out.clear();
+  proto::put_auth_sasl_final(out, std::get<std::string>(server_final));
+  proto::put_auth_ok(out);
+  if (co_await write_all(client_, out)) co_return false;
+  co_return true;
+}
+
+awaitable<bool> ClientSession::attach_tenant() {
+  tenant_ = context_.tenants->find(user_, database_);
+  if (!tenant_) {
+    // The same words whether the name is unknown or belongs to another user.
+    co_await send_fatal(sqlstate::kInvalidCatalogName,
+                        fmt::format("database \"{}\" does not exist", database_));
+    co_return false;
+  }
+
+  auto welcome = tenant_->pool->welcome();
+  if (!welcome) {
+    // The first client of a pool waits for a server: login must show real
+    // server values, and an unreachable upstream is best reported now.
+    auto leased = co_await tenant_->pool->acquire();
+    if (auto* error = std::get_if<AcquireError>(&leased)) {
+      co_await send_fatal(error->sqlstate, error->message, error->hint);
+      co_return false;
+    }
+    tenant_->pool->release(std::move(std::get<std::unique_ptr<ServerConnection>>(leased)), true);
+    welcome = tenant_->pool->welcome();
+    if (!welcome) welcome.emplace();
+  }
+
+  ParameterMap shown = *welcome;
+  for (const auto& [name, value] : client_parameters_) shown[name] = value;
+  shown["client_encoding"] = "UTF8";
+  // Servers only report application_name when set; clients expect to see it.
+  shown.try_emplace("application_name", "");
+  client_parameters_ = shown;
+
+  std::string out;
+  for (const auto& [name, value] : shown) proto::put_parameter_status(out, name, value);
+  const ClientKey key = context_.sessions.add(weak_from_this());
+  client_pid_ = key.pid;
+  proto::put_backend_key_data(out, key.pid, key.secret);
+  proto::put_ready_for_query(out, proto::TxStatus::Idle);
+  if (co_await write_all(client_, out)) co_return false;
+  spdlog::debug("client {} logged in as \"{}\" to \"{}\"", client_pid_, user_, database_);
+  co_return true;
+}
+
+void ClientSession::cancel_running_statement() {
+  asio::post(strand_, [self = shared_from_this()] {
+    // Idle clients' cancels are dropped: nothing of theirs is running.
+    if (!self->server_ || self->replies_.empty()) return;
+    spdlog::info("client {}: forwarding a cancel request to its server", self->client_pid_);
+    asio::co_spawn(self->strand_,
+                   send_cancel_request(self->server_->endpoint(), self->server_->backend_pid(),
+                                       self->server_->cancel_key(), std::chrono::seconds(5)),
+                   asio::detached);
+  });
+}
+
+awaitable<void> ClientSession::send_fatal(std::string_view sqlstate, std::string_view message,
+                                          std::string_view hint) {
+  std::string out;
+  proto::put_error(out, {.severity = "FATAL", .sqlstate = sqlstate, .message = message, .hint = hint});
+  co_await write_all(client_, out);
+}
+
+}  // namespace pgwarden::daemon

@@ -1,0 +1,92 @@
+// pgwarden: the daemon's entry point and its helper subcommands.
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdlib>
+#include <iostream>
+#include <string_view>
+
+#include "catalog/fernet.h"
+#include "conf/config.h"
+#include "daemon/cli.h"
+#include "daemon/proxy.h"
+
+namespace {
+
+constexpr std::string_view kUsage = R"(usage: pgwarden --config FILE     run the proxy in the foreground
+       pgwarden keygen            print a new Fernet key (for ENCRYPTION_KEY)
+       pgwarden encrypt           read a secret on stdin, print its Fernet token
+       pgwarden verifier          read a password on stdin, print its SCRAM-SHA-256 verifier
+       pgwarden --version
+environment: ENCRYPTION_KEY  comma-separated Fernet keys; the first encrypts
+)";
+
+void configure_logging(const std::string& level) {
+  auto logger = spdlog::stderr_logger_mt("pgwarden");
+  logger->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ %v");
+  logger->set_level(spdlog::level::from_str(level));
+  spdlog::set_default_logger(logger);
+}
+
+int serve(const std::string& config_path) {
+  auto loaded = pgwarden::conf::load_config(config_path);
+  if (auto* error = std::get_if<pgwarden::conf::ConfigError>(&loaded)) {
+    std::cerr << "pgwarden: " << error->to_string() << "\n";
+    return 2;
+  }
+  auto config = std::get<std::shared_ptr<const pgwarden::conf::Config>>(loaded);
+
+  const char* key_env = std::getenv("ENCRYPTION_KEY");
+  if (key_env == nullptr || *key_env == '\0') {
+    std::cerr << "pgwarden: ENCRYPTION_KEY is not set; set it to the Fernet key that encrypted "
+                 "the connection strings (make one with `pgwarden keygen`)\n";
+    return 2;
+  }
+  auto keys = pgwarden::catalog::Fernet::from_keys(key_env);
+  // The key stays in this process's memory only: children and /proc/<pid>/environ
+  // readers do not need it.
+  ::unsetenv("ENCRYPTION_KEY");
+  if (auto* error = std::get_if<std::string>(&keys)) {
+    std::cerr << "pgwarden: ENCRYPTION_KEY: " << *error << "\n";
+    return 2;
+  }
+
+  configure_logging(config->log.level);
+  pgwarden::daemon::Proxy proxy(config);
+  if (auto error = proxy.prepare(std::get<pgwarden::catalog::Fernet>(keys)); !error.empty()) {
+    spdlog::critical("{}", error);
+    return 1;
+  }
+  return proxy.run();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::vector<std::string_view> args(argv + 1, argv + argc);
+  if (args.size() == 1 && args[0] == "keygen") return pgwarden::daemon::run_keygen(std::cout);
+  if (args.size() == 1 && args[0] == "encrypt") {
+    return pgwarden::daemon::run_encrypt(std::cin, std::cout, std::cerr);
+  }
+  if (args.size() == 1 && args[0] == "verifier") {
+    return pgwarden::daemon::run_verifier(std::cin, std::cout, std::cerr);
+  }
+  if (args.size() == 1 && args[0] == "--version") {
+    std::cout << "pgwarden " PGWARDEN_VERSION "\n";
+    return 0;
+  }
+  if (args.size() == 1 && (args[0] == "--help" || args[0] == "-h")) {
+    std::cout << kUsage;
+    return 0;
+  }
+  if (args.size() == 2 && (args[0] == "--config" || args[0] == "-c")) {
+    try {
+      return serve(std::string(args[1]));
+    } catch (const std::exception& e) {
+      std::cerr << "pgwarden: fatal: " << e.what() << "\n";
+      return 1;
+    }
+  }
+  std::cerr << kUsage;
+  return 2;
+}

@@ -1,0 +1,43 @@
+// Building the tenant directory from configuration.
+#include "daemon/tenants.h"
+
+#include <fmt/format.h>
+
+#include "catalog/conninfo.h"
+
+namespace pgwarden::daemon {
+
+std::variant<std::shared_ptr<TenantDirectory>, std::string> TenantDirectory::build(
+    const conf::Config& config, const catalog::Fernet& keys, asio::any_io_executor background) {
+  auto directory = std::make_shared<TenantDirectory>();
+  for (const auto& connection : config.connections) {
+    const auto where = fmt::format("{}: connection \"{}\" of user \"{}\"", config.source,
+                                   connection.name, connection.user);
+    auto plaintext = keys.decrypt(connection.connection_string_encrypted);
+    if (!plaintext) {
+      return fmt::format(
+          "{}: connection_string_encrypted cannot be decrypted with ENCRYPTION_KEY (wrong key, "
+          "or not a Fernet token)",
+          where);
+    }
+    auto parsed = catalog::parse_conninfo(*plaintext);
+    if (auto* error = std::get_if<std::string>(&parsed)) {
+      return fmt::format("{}: connection string: {}", where, *error);
+    }
+    auto tenant = std::make_shared<Tenant>();
+    tenant->user = connection.user;
+    tenant->name = connection.name;
+    tenant->pool = std::make_shared<Pool>(connection.name,
+                                          std::move(std::get<catalog::ConnInfo>(parsed)),
+                                          connection.pool, background);
+    directory->tenants_.emplace(std::pair{connection.user, connection.name}, std::move(tenant));
+  }
+  return directory;
+}
+
+std::shared_ptr<Tenant> TenantDirectory::find(std::string_view user, std::string_view name) const {
+  auto it = tenants_.find(std::pair{std::string(user), std::string(name)});
+  return it == tenants_.end() ? nullptr : it->second;
+}
+
+}  // namespace pgwarden::daemon

@@ -1,0 +1,42 @@
+// The connection records clients can reach, each with its pool, built from the
+// configuration with credentials decrypted in memory only.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <variant>
+
+#include "catalog/fernet.h"
+#include "conf/config.h"
+#include "daemon/pool.h"
+
+namespace pgwarden::daemon {
+
+struct Tenant {
+  std::string user;
+  std::string name;
+  std::shared_ptr<Pool> pool;
+};
+
+class TenantDirectory {
+ public:
+  //! Decrypts and parses every connection string; an error names the entry
+  //! (user and name) and the problem, never the secret.
+  static std::variant<std::shared_ptr<TenantDirectory>, std::string> build(
+      const conf::Config& config, const catalog::Fernet& keys, asio::any_io_executor background);
+
+  //! The connection `name` owned by `user`, or nullptr.
+  std::shared_ptr<Tenant> find(std::string_view user, std::string_view name) const;
+
+  template <typename F>
+  void for_each(F&& f) const {
+    for (const auto& [key, tenant] : tenants_) f(*tenant);
+  }
+
+ private:
+  std::map<std::pair<std::string, std::string>, std::shared_ptr<Tenant>, std::less<>> tenants_;
+};
+
+}  // namespace pgwarden::daemon

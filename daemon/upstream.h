@@ -1,0 +1,98 @@
+// One upstream server connection: connecting, logging in with the customer's
+// credentials, and what the pool needs to know about it afterwards.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "catalog/conninfo.h"
+#include "daemon/asio.h"
+#include "daemon/params.h"
+
+namespace pgwarden::daemon {
+
+//! Why an upstream connection could not be made, in the words a user sees.
+enum class UpstreamFailure {
+  Refused,       //!< resolve/connect failed
+  AuthFailed,    //!< the server rejected the stored credentials
+  Timeout,       //!< connect_timeout passed
+  SslRequired,   //!< the server wants TLS and ssl_mode does not allow it
+  ServerError,   //!< any other error the server reported at login
+  Protocol,      //!< the server said something we do not understand
+  Unsupported,   //!< a setting pgwarden cannot honour yet
+};
+
+struct UpstreamError {
+  UpstreamFailure kind = UpstreamFailure::Refused;
+  //! For ServerError/Unsupported: the text to show. Never holds credentials.
+  std::string message;
+  //! What the client is told (fixed per kind, or `message`).
+  std::string user_message() const;
+  std::string hint() const;
+};
+
+struct UpstreamOptions {
+  std::chrono::milliseconds connect_timeout{5000};
+  std::chrono::milliseconds statement_timeout{30000};
+  std::string application_name = "pgwarden";
+};
+
+class ServerConnection {
+ public:
+  explicit ServerConnection(tcp::socket socket) : socket_(std::move(socket)) {}
+
+  tcp::socket& socket() { return socket_; }
+  //! Parameters this server reported, kept current while it is in use.
+  ParameterMap& parameters() { return parameters_; }
+  const ParameterMap& parameters() const { return parameters_; }
+
+  std::uint32_t backend_pid() const { return backend_pid_; }
+  const std::vector<std::byte>& cancel_key() const { return cancel_key_; }
+  const tcp::endpoint& endpoint() const { return endpoint_; }
+
+  Clock::time_point created_at() const { return created_at_; }
+  Clock::time_point idle_since() const { return idle_since_; }
+  void mark_idle() { idle_since_ = Clock::now(); }
+
+  //! True when an idle connection has something to read (EOF, an error, a
+  //! notice): it cannot be handed out blindly, so the pool closes it.
+  bool has_pending_input();
+
+  //! Sends Terminate (best effort) and closes.
+  void close();
+
+  //! Records what login learned: the backend's cancel key and address.
+  void set_identity(std::uint32_t pid, std::vector<std::byte> key, tcp::endpoint endpoint) {
+    backend_pid_ = pid;
+    cancel_key_ = std::move(key);
+    endpoint_ = std::move(endpoint);
+  }
+
+ private:
+  tcp::socket socket_;
+  ParameterMap parameters_;
+  std::uint32_t backend_pid_ = 0;
+  std::vector<std::byte> cancel_key_;
+  tcp::endpoint endpoint_;
+  Clock::time_point created_at_ = Clock::now();
+  Clock::time_point idle_since_ = Clock::now();
+};
+
+using ConnectResult = std::variant<std::unique_ptr<ServerConnection>, UpstreamError>;
+
+//! Resolves, connects, sends the startup packet with pgwarden's pinned
+//! settings, authenticates (SCRAM-SHA-256, md5, cleartext or trust) and reads
+//! up to the first ReadyForQuery, all within options.connect_timeout.
+awaitable<ConnectResult> connect_upstream(const catalog::ConnInfo& info,
+                                          const UpstreamOptions& options);
+
+//! Opens a new connection to `endpoint` and sends a CancelRequest for the
+//! given backend; the server never answers, so nothing is read.
+awaitable<void> send_cancel_request(tcp::endpoint endpoint, std::uint32_t pid,
+                                    std::vector<std::byte> key,
+                                    std::chrono::milliseconds timeout);
+
+}  // namespace pgwarden::daemon

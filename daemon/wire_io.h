@@ -1,0 +1,69 @@
+// Reading whole protocol messages off a socket into a ByteBuffer.
+#pragma once
+
+#include "daemon/asio.h"
+#include "daemon/byte_buffer.h"
+#include "protocol/frame.h"
+
+namespace pgwarden::daemon {
+
+enum class ReadStatus { Ok, Closed, Malformed };
+
+struct ReadResult {
+  ReadStatus status = ReadStatus::Closed;
+  protocol::Frame frame;         //!< Ok: views the buffer until consumed
+  protocol::DecodeError error;   //!< Malformed
+  error_code io_error;           //!< Closed: why (eof, reset, aborted...)
+};
+
+//! Reads until `buffer` holds one whole message (decoded by `decode`), reading
+//! in chunks of at least `chunk` bytes. The caller consumes frame.total_size.
+template <typename Decode>
+awaitable<ReadResult> read_frame(tcp::socket& socket, ByteBuffer& buffer, Decode decode,
+                                 std::size_t chunk = 8192) {
+  ReadResult result;
+  for (;;) {
+    auto decoded = decode(buffer.data());
+    if (decoded.status == protocol::DecodeStatus::Ok) {
+      result.status = ReadStatus::Ok;
+      result.frame = decoded.frame;
+      co_return result;
+    }
+    if (decoded.status == protocol::DecodeStatus::Error) {
+      result.status = ReadStatus::Malformed;
+      result.error = decoded.error;
+      co_return result;
+    }
+    auto space = buffer.prepare(chunk);
+    auto [ec, n] =
+        co_await socket.async_read_some(asio::buffer(space.data(), space.size()), use_nothrow);
+    if (ec) {
+      result.io_error = ec;
+      co_return result;
+    }
+    buffer.commit(n);
+  }
+}
+
+inline awaitable<ReadResult> read_frontend_message(tcp::socket& socket, ByteBuffer& buffer,
+                                                   const protocol::FrontendLimits& limits) {
+  return read_frame(socket, buffer, [&limits](protocol::ByteView data) {
+    return protocol::decode_frontend_frame(data, limits);
+  });
+}
+
+inline awaitable<ReadResult> read_backend_message(tcp::socket& socket, ByteBuffer& buffer,
+                                                  const protocol::BackendLimits& limits) {
+  return read_frame(socket, buffer, [&limits](protocol::ByteView data) {
+    return protocol::decode_backend_frame(data, limits);
+  });
+}
+
+//! Writes all of `bytes`; returns the error, if any.
+inline awaitable<error_code> write_all(tcp::socket& socket, std::string_view bytes) {
+  auto [ec, n] = co_await asio::async_write(socket, asio::buffer(bytes), use_nothrow);
+  (void)n;
+  co_return ec;
+}
+
+}  // namespace pgwarden::daemon
