@@ -1,0 +1,461 @@
+// Loads pgwarden.toml into a validated, immutable Config. Every rejection names
+// the file, line, column and dotted key; no message quotes a password or
+// encrypted connection string.
+#include "conf/config.h"
+
+#include <arpa/inet.h>
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <initializer_list>
+#include <set>
+#include <span>
+#include <utility>
+
+#include "protocol/scram.h"
+
+namespace pgwarden::conf {
+namespace {
+
+constexpr std::size_t kMaxNameBytes = 63;  // PostgreSQL's NAMEDATALEN - 1
+constexpr double kMaxSeconds = 365.0 * 24 * 3600;
+constexpr std::string_view kAdminDatabase = "pgwarden";
+constexpr std::string_view kVerifierHint = " (run `pgwarden verifier`)";
+// [pool] keys, also accepted as per-connection overrides.
+constexpr std::array<std::string_view, 8> kPoolKeys = {
+    "min_size",        "max_size",
+    "acquire_timeout", "connect_timeout",
+    "query_timeout",   "server_idle_timeout",
+    "server_lifetime", "idle_transaction_timeout"};
+
+// Thrown only inside this file and turned into a value by parse_config.
+struct Failure {
+  ConfigError error;
+};
+
+std::string type_name(const toml::node& node) {
+  switch (node.type()) {
+    case toml::node_type::table:
+      return "a table";
+    case toml::node_type::array:
+      return "an array";
+    case toml::node_type::string:
+      return "a string";
+    case toml::node_type::integer:
+      return "an integer";
+    case toml::node_type::floating_point:
+      return "a float";
+    case toml::node_type::boolean:
+      return "a boolean";
+    case toml::node_type::date:
+    case toml::node_type::time:
+    case toml::node_type::date_time:
+      return "a date/time";
+    case toml::node_type::none:
+      break;
+  }
+  return "nothing";
+}
+
+std::string quoted(std::string_view s) {
+  return "\"" + std::string(s) + "\"";
+}
+
+class Loader {
+ public:
+  explicit Loader(std::string source) : source_(std::move(source)) {}
+
+  std::shared_ptr<const Config> load(const toml::table& root) {
+    auto config = std::make_shared<Config>();
+    config->source = source_;
+    allow_only(root, "", {"server", "pool", "log", "users", "connections"});
+    if (const toml::table* t = table_at(root, "server", "server")) {
+      load_server(*t, config->server);
+    }
+    if (const toml::table* t = table_at(root, "pool", "pool")) {
+      allow_only(*t, "pool", {}, kPoolKeys);
+      load_pool(*t, "pool", config->pool);
+    }
+    if (const toml::table* t = table_at(root, "log", "log")) load_log(*t, config->log);
+    for_each_entry(root, "users", [&](const toml::table& t, const std::string& path) {
+      load_user(t, path, *config);
+    });
+    for_each_entry(root, "connections", [&](const toml::table& t, const std::string& path) {
+      load_connection(t, path, *config);
+    });
+    return config;
+  }
+
+ private:
+  [[noreturn]] void fail(const toml::source_region& where, std::string key,
+                         std::string message) const {
+    throw Failure{ConfigError{source_, std::uint32_t(where.begin.line),
+                              std::uint32_t(where.begin.column), std::move(key),
+                              std::move(message)}};
+  }
+
+  static std::string join(std::string_view prefix, std::string_view key) {
+    return prefix.empty() ? std::string(key) : std::string(prefix) + "." + std::string(key);
+  }
+
+  void allow_only(const toml::table& table, std::string_view path,
+                  std::initializer_list<std::string_view> allowed,
+                  std::span<const std::string_view> also_allowed = {}) const {
+    for (auto&& [key, node] : table) {
+      const auto is_key = [&](std::string_view a) { return key.str() == a; };
+      if (std::none_of(allowed.begin(), allowed.end(), is_key) &&
+          std::none_of(also_allowed.begin(), also_allowed.end(), is_key)) {
+        fail(key.source(), join(path, key.str()), "unknown key");
+      }
+    }
+  }
+
+  const toml::table* table_at(const toml::table& parent, std::string_view key,
+                              const std::string& path) const {
+    const toml::node* node = parent.get(key);
+    if (node == nullptr) return nullptr;
+    if (!node->is_table()) fail(node->source(), path, "must be a table, not " + type_name(*node));
+    return node->as_table();
+  }
+
+  // [[key]] entries, each handed over with its path "key[i]".
+  template <typename Fn>
+  void for_each_entry(const toml::table& root, std::string_view key, Fn&& fn) const {
+    const toml::node* node = root.get(key);
+    if (node == nullptr) return;
+    const toml::array* array = node->as_array();
+    if (array != nullptr && array->empty()) return;
+    if (array == nullptr || !array->is_array_of_tables()) {
+      std::string message = "must be an array of tables ([[" + std::string(key) + "]] entries)";
+      if (array == nullptr) message += ", not " + type_name(*node);
+      fail(node->source(), std::string(key), message);
+    }
+    for (std::size_t i = 0; i < array->size(); ++i) {
+      fn(*(*array)[i].as_table(), std::string(key) + "[" + std::to_string(i) + "]");
+    }
+  }
+
+  const toml::node* required(const toml::table& table, std::string_view key,
+                             const std::string& path) const {
+    const toml::node* node = table.get(key);
+    if (node == nullptr) fail(table.source(), join(path, key), "is required");
+    return node;
+  }
+
+  std::string string_at(const toml::node& node, const std::string& path) const {
+    if (!node.is_string()) fail(node.source(), path, "must be a string, not " + type_name(node));
+    return node.as_string()->get();
+  }
+
+  std::optional<std::uint32_t> uint_at(const toml::table& table, std::string_view key,
+                                       const std::string& prefix, std::int64_t min,
+                                       std::int64_t max) const {
+    const toml::node* node = table.get(key);
+    if (node == nullptr) return std::nullopt;
+    const std::string path = join(prefix, key);
+    if (!node->is_integer()) {
+      fail(node->source(), path, "must be an integer, not " + type_name(*node));
+    }
+    const std::int64_t value = node->as_integer()->get();
+    if (value < min || value > max) {
+      fail(node->source(), path,
+           "must be between " + std::to_string(min) + " and " + std::to_string(max));
+    }
+    return std::uint32_t(value);
+  }
+
+  // Durations are seconds, integer or float; 0 means "never" where allowed.
+  std::optional<Seconds> seconds_at(const toml::table& table, std::string_view key,
+                                    const std::string& prefix, bool positive) const {
+    const toml::node* node = table.get(key);
+    if (node == nullptr) return std::nullopt;
+    const std::string path = join(prefix, key);
+    double value = 0;
+    if (node->is_integer()) {
+      value = double(node->as_integer()->get());
+    } else if (node->is_floating_point()) {
+      value = node->as_floating_point()->get();
+    } else {
+      fail(node->source(), path, "must be a number of seconds, not " + type_name(*node));
+    }
+    if (!std::isfinite(value) || value < 0 || value > kMaxSeconds) {
+      fail(node->source(), path, "must be between 0 and 31536000 seconds (365 days)");
+    }
+    if (positive && value == 0) fail(node->source(), path, "must be greater than 0");
+    return Seconds(value);
+  }
+
+  void check_name(const toml::node& node, const std::string& path, const std::string& name) const {
+    if (name.empty()) fail(node.source(), path, "must not be empty");
+    if (name.size() > kMaxNameBytes) {
+      fail(node.source(), path, "must be at most 63 bytes (PostgreSQL's identifier limit)");
+    }
+    for (unsigned char c : name) {
+      if (c < 0x20 || c == 0x7f) fail(node.source(), path, "must not contain control characters");
+    }
+  }
+
+  // ---- sections ----
+
+  void load_server(const toml::table& t, ServerSettings& s) const {
+    allow_only(t, "server",
+               {"listen", "workers", "max_client_connections", "auth_timeout",
+                "client_idle_timeout", "max_message_size"});
+    if (const toml::node* node = t.get("listen")) load_listen(*node, s.listen);
+    if (auto v = uint_at(t, "workers", "server", 0, 256)) s.workers = *v;
+    if (auto v = uint_at(t, "max_client_connections", "server", 1, 1'000'000)) {
+      s.max_client_connections = *v;
+    }
+    if (auto v = seconds_at(t, "auth_timeout", "server", true)) s.auth_timeout = *v;
+    if (auto v = seconds_at(t, "client_idle_timeout", "server", false)) s.client_idle_timeout = *v;
+    if (auto v = uint_at(t, "max_message_size", "server", 1024, 1'073'741'823)) {
+      s.max_message_size = *v;
+    }
+  }
+
+  void load_listen(const toml::node& node, std::vector<ListenAddress>& out) const {
+    const toml::array* array = node.as_array();
+    if (array == nullptr) {
+      fail(node.source(), "server.listen", "must be an array of \"host:port\" strings");
+    }
+    if (array->empty()) fail(node.source(), "server.listen", "must list at least one address");
+    out.clear();
+    std::set<std::pair<std::string, std::uint16_t>> seen;
+    for (std::size_t i = 0; i < array->size(); ++i) {
+      const toml::node& item = (*array)[i];
+      const std::string path = "server.listen[" + std::to_string(i) + "]";
+      ListenAddress address = parse_listen(item, path, string_at(item, path));
+      if (!seen.emplace(address.host, address.port).second) {
+        fail(item.source(), path, "address is listed twice");
+      }
+      out.push_back(std::move(address));
+    }
+  }
+
+  ListenAddress parse_listen(const toml::node& node, const std::string& path,
+                             const std::string& text) const {
+    constexpr std::string_view kForm =
+        "must be \"host:port\" with an IP address or localhost, IPv6 in brackets "
+        "(\"127.0.0.1:6432\", \"[::1]:6432\")";
+    std::string host;
+    std::string_view port_text;
+    bool ipv6 = false;
+    if (!text.empty() && text.front() == '[') {
+      const std::size_t close = text.find(']');
+      if (close == std::string::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+        fail(node.source(), path, std::string(kForm));
+      }
+      host = text.substr(1, close - 1);
+      port_text = std::string_view(text).substr(close + 2);
+      ipv6 = true;
+    } else {
+      const std::size_t colon = text.rfind(':');
+      if (colon == std::string::npos) fail(node.source(), path, std::string(kForm));
+      host = text.substr(0, colon);
+      if (host.find(':') != std::string::npos) {
+        fail(node.source(), path, "IPv6 addresses must be in brackets, e.g. \"[::1]:6432\"");
+      }
+      port_text = std::string_view(text).substr(colon + 1);
+    }
+    unsigned char buffer[sizeof(in6_addr)];
+    const bool valid_host =
+        ipv6 ? inet_pton(AF_INET6, host.c_str(), buffer) == 1
+             : host == "localhost" || inet_pton(AF_INET, host.c_str(), buffer) == 1;
+    if (!valid_host) fail(node.source(), path, std::string(kForm));
+    unsigned port = 0;
+    const auto [end, ec] =
+        std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+    if (ec != std::errc() || end != port_text.data() + port_text.size() || port == 0 ||
+        port > 65535) {
+      fail(node.source(), path, "port must be between 1 and 65535");
+    }
+    return ListenAddress{std::move(host), std::uint16_t(port)};
+  }
+
+  // Shared by [pool] and the overrides in a [[connections]] entry; starts from
+  // `pool` and replaces only what `t` sets.
+  void load_pool(const toml::table& t, const std::string& path, PoolSettings& pool) const {
+    if (auto v = uint_at(t, "min_size", path, 0, 10'000)) pool.min_size = *v;
+    if (auto v = uint_at(t, "max_size", path, 1, 10'000)) pool.max_size = *v;
+    if (auto v = seconds_at(t, "acquire_timeout", path, true)) pool.acquire_timeout = *v;
+    if (auto v = seconds_at(t, "connect_timeout", path, true)) pool.connect_timeout = *v;
+    if (auto v = seconds_at(t, "query_timeout", path, true)) pool.query_timeout = *v;
+    if (auto v = seconds_at(t, "server_idle_timeout", path, false)) pool.server_idle_timeout = *v;
+    if (auto v = seconds_at(t, "server_lifetime", path, false)) pool.server_lifetime = *v;
+    if (auto v = seconds_at(t, "idle_transaction_timeout", path, false)) {
+      pool.idle_transaction_timeout = *v;
+    }
+    if (pool.min_size > pool.max_size) {
+      // Blame the key this table set; with both inherited, [pool] was wrong.
+      const bool own_min = t.get("min_size") != nullptr;
+      const toml::node* node = own_min ? t.get("min_size") : t.get("max_size");
+      fail(node != nullptr ? node->source() : t.source(),
+           join(path, own_min ? "min_size" : "max_size"),
+           "min_size (" + std::to_string(pool.min_size) + ") is greater than max_size (" +
+               std::to_string(pool.max_size) + ")");
+    }
+  }
+
+  void load_log(const toml::table& t, LogSettings& log) const {
+    allow_only(t, "log", {"level"});
+    const toml::node* node = t.get("level");
+    if (node == nullptr) return;
+    const std::string level = string_at(*node, "log.level");
+    if (level != "trace" && level != "debug" && level != "info" && level != "warn" &&
+        level != "error") {
+      fail(node->source(), "log.level", "must be one of trace, debug, info, warn, error");
+    }
+    log.level = level;
+  }
+
+  void load_user(const toml::table& t, const std::string& path, Config& config) const {
+    allow_only(t, path, {"name", "password"});
+    const toml::node& name_node = *required(t, "name", path);
+    UserConfig user;
+    user.name = string_at(name_node, path + ".name");
+    check_name(name_node, path + ".name", user.name);
+    if (config.find_user(user.name) != nullptr) {
+      fail(name_node.source(), path + ".name", "duplicate user " + quoted(user.name));
+    }
+
+    // The value is a secret either way (a verifier allows offline guessing, a
+    // plain password is the password): it is never part of a message.
+    const toml::node& password_node = *required(t, "password", path);
+    const std::string key = path + ".password";
+    if (!password_node.is_string()) {
+      fail(password_node.source(), key,
+           "must be a SCRAM-SHA-256 verifier string, not " + type_name(password_node));
+    }
+    user.verifier = password_node.as_string()->get();
+    if (!protocol::parse_scram_verifier(user.verifier)) {
+      const bool looks_like_one = user.verifier.starts_with("SCRAM-SHA-256$");
+      fail(password_node.source(), key,
+           std::string(looks_like_one ? "is not a valid SCRAM-SHA-256 verifier"
+                                      : "must be a SCRAM-SHA-256 verifier") +
+               std::string(kVerifierHint));
+    }
+    config.users.push_back(std::move(user));
+  }
+
+  void load_connection(const toml::table& t, const std::string& path, Config& config) const {
+    allow_only(t, path, {"user", "name", "connection_string_encrypted"}, kPoolKeys);
+
+    ConnectionConfig connection;
+    const toml::node& user_node = *required(t, "user", path);
+    connection.user = string_at(user_node, path + ".user");
+    if (config.find_user(connection.user) == nullptr) {
+      fail(user_node.source(), path + ".user",
+           "no [[users]] entry is named " + quoted(connection.user));
+    }
+
+    const toml::node& name_node = *required(t, "name", path);
+    connection.name = string_at(name_node, path + ".name");
+    check_name(name_node, path + ".name", connection.name);
+    if (connection.name == kAdminDatabase) {
+      fail(name_node.source(), path + ".name", "\"pgwarden\" is reserved for the admin console");
+    }
+    if (config.find_connection(connection.user, connection.name) != nullptr) {
+      fail(name_node.source(), path + ".name",
+           "duplicate connection " + quoted(connection.name) + " for user " +
+               quoted(connection.user));
+    }
+
+    const toml::node& token_node = *required(t, "connection_string_encrypted", path);
+    const std::string token_key = path + ".connection_string_encrypted";
+    connection.connection_string_encrypted = string_at(token_node, token_key);
+    if (connection.connection_string_encrypted.empty()) {
+      fail(token_node.source(), token_key, "must not be empty");
+    }
+    // Only the shape is checked here (decryption needs the key, at startup):
+    // catches a plain connection string pasted in by mistake without echoing it.
+    if (!looks_like_fernet(connection.connection_string_encrypted)) {
+      fail(token_node.source(), token_key,
+           "must be a Fernet token (run `pgwarden encrypt`); the value is not shown");
+    }
+
+    connection.pool = config.pool;
+    load_pool(t, path, connection.pool);
+    config.connections.push_back(std::move(connection));
+  }
+
+  // Version byte 0x80 encodes to 'g'; the rest is url-safe base64.
+  static bool looks_like_fernet(std::string_view token) {
+    if (token.size() < 100 || token.front() != 'g' || token.size() % 4 != 0) return false;
+    for (char c : token) {
+      const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                      c == '-' || c == '_' || c == '=';
+      if (!ok) return false;
+    }
+    return true;
+  }
+
+  std::string source_;
+};
+
+}  // namespace
+
+const UserConfig* Config::find_user(std::string_view name) const {
+  for (const UserConfig& user : users) {
+    if (user.name == name) return &user;
+  }
+  return nullptr;
+}
+
+const ConnectionConfig* Config::find_connection(std::string_view user,
+                                                std::string_view name) const {
+  for (const ConnectionConfig& connection : connections) {
+    if (connection.user == user && connection.name == name) return &connection;
+  }
+  return nullptr;
+}
+
+std::string ConfigError::to_string() const {
+  std::string out = file;
+  if (line != 0) {
+    out += ":" + std::to_string(line);
+    if (column != 0) out += ":" + std::to_string(column);
+  }
+  if (!key.empty()) out += ": " + key;
+  out += ": " + message;
+  return out;
+}
+
+std::variant<std::shared_ptr<const Config>, ConfigError> parse_config(std::string_view toml,
+                                                                      const std::string& source) {
+  toml::table root;
+  try {
+    root = toml::parse(toml, source);
+  } catch (const toml::parse_error& e) {
+    const toml::source_region& where = e.source();
+    return ConfigError{source, std::uint32_t(where.begin.line), std::uint32_t(where.begin.column),
+                       "", std::string(e.description())};
+  }
+  try {
+    return Loader(source).load(root);
+  } catch (Failure& failure) {
+    return std::move(failure.error);
+  }
+}
+
+std::variant<std::shared_ptr<const Config>, ConfigError> load_config(const std::string& path) {
+  std::FILE* file = std::fopen(path.c_str(), "rb");
+  if (file == nullptr) {
+    return ConfigError{path, 0, 0, "", std::string("cannot open: ") + std::strerror(errno)};
+  }
+  std::string text;
+  char buffer[65536];
+  std::size_t n = 0;
+  while ((n = std::fread(buffer, 1, sizeof buffer, file)) > 0) text.append(buffer, n);
+  const bool failed = std::ferror(file) != 0;
+  std::fclose(file);
+  if (failed) return ConfigError{path, 0, 0, "", "cannot read the file"};
+  return parse_config(text, path);
+}
+
+}  // namespace pgwarden::conf
