@@ -2,6 +2,9 @@
 # Each helper appends its own line here.
 pgwarden_unit_test(fernet pgwarden_catalog)
 pgwarden_unit_test(conninfo pgwarden_catalog)
+pgwarden_unit_test(protocol pgwarden_protocol)
+pgwarden_unit_test(scram pgwarden_protocol)
+pgwarden_unit_test(params pgwarden_daemon)
 pgwarden_unit_test(config pgwarden_conf)
 target_compile_definitions(config_test PRIVATE PGWARDEN_EXAMPLE_CONFIG="${PROJECT_SOURCE_DIR}/conf/pgwarden.example.toml")
 # Test-only Fernet CLI: the Python test proves byte compatibility with cryptography.fernet.
