@@ -1,0 +1,122 @@
+"""Fixtures for pgwarden's integration tests: one throwaway PostgreSQL 15 and
+one pgwarden daemon per pytest session (each ctest entry is its own session).
+
+The world they build:
+
+  PostgreSQL (superuser password random, scram everywhere)
+    analytics     sql/analytics.sql, role analyst (SELECT only)
+    bench         pgbench -i -s 1, owned by role bencher
+    tenant_a_db   owned by tenant_a, table secrets_a
+    tenant_b_db   owned by tenant_b, table secrets_b
+
+  pgwarden users and their connection records (user / name -> upstream)
+    acme      / analytics    -> analyst@analytics
+    acme      / bench        -> bencher@bench
+    acme      / unreachable  -> analyst@<a closed port>/analytics
+    acme      / badpass      -> analyst with a wrong password
+    tenant_a  / tenant_a_db  -> tenant_a@tenant_a_db
+    tenant_a  / reports      -> tenant_a@tenant_a_db
+    tenant_b  / tenant_b_db  -> tenant_b@tenant_b_db
+    tenant_b  / reports      -> tenant_b@tenant_b_db
+"""
+
+from __future__ import annotations
+
+import secrets
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import harness  # noqa: E402
+
+
+@dataclass
+class World:
+    pg: harness.PostgresCluster
+    roles: dict[str, str] = field(default_factory=dict)  # upstream role -> password
+    tenant_secrets: dict[str, str] = field(default_factory=dict)  # table -> secret value
+    closed_port: int = 0
+    wrong_upstream_password: str = ""
+
+
+def _create_tenant(pg: harness.PostgresCluster, world: World, tenant: str) -> None:
+    role, db, table = f"tenant_{tenant}", f"tenant_{tenant}_db", f"secrets_{tenant}"
+    world.roles[role] = pg.create_role(role)
+    pg.create_database(db, role)
+    secret = f"{tenant}-secret-{secrets.token_hex(8)}"
+    world.tenant_secrets[table] = secret
+    pg.psql(f"CREATE TABLE {table} (id integer PRIMARY KEY, secret text NOT NULL);"
+            f" INSERT INTO {table} VALUES (1, '{secret}')",
+            db=db, user=role, password=world.roles[role])
+
+
+@pytest.fixture(scope="session")
+def world():
+    """PostgreSQL 15 in a temp folder with the roles and databases above."""
+    pg = harness.PostgresCluster()
+    pg.start()
+    try:
+        w = World(pg=pg)
+        w.roles["analyst"] = pg.load_analytics("analytics", "analyst")
+        w.roles["bencher"] = pg.create_role("bencher")
+        pg.load_pgbench("bench", "bencher", w.roles["bencher"])
+        _create_tenant(pg, w, "a")
+        _create_tenant(pg, w, "b")
+        w.closed_port = harness.free_port()
+        w.wrong_upstream_password = harness.new_password()
+        yield w
+    finally:
+        pg.stop()
+
+
+@pytest.fixture(scope="session")
+def pg(world) -> harness.PostgresCluster:
+    return world.pg
+
+
+@pytest.fixture(scope="session")
+def pgwarden(world):
+    """A running pgwarden (binary from $PGWARDEN_BIN, default build/pgwarden)
+    with the users and connection records above; pool min 2 / max 5,
+    acquire_timeout 10 s, two workers."""
+    pg = world.pg
+    daemon = harness.Pgwarden()
+    try:
+        for user in ("acme", "tenant_a", "tenant_b"):
+            daemon.add_user(user)
+        r = world.roles
+        daemon.add_connection("acme", "analytics", pg.url("analytics", "analyst", r["analyst"]))
+        daemon.add_connection("acme", "bench", pg.url("bench", "bencher", r["bencher"]))
+        daemon.add_connection("acme", "unreachable",
+                              pg.url("analytics", "analyst", r["analyst"], port=world.closed_port))
+        daemon.add_connection("acme", "badpass",
+                              pg.url("analytics", "analyst", world.wrong_upstream_password))
+        for t in ("a", "b"):
+            url = pg.url(f"tenant_{t}_db", f"tenant_{t}", r[f"tenant_{t}"])
+            daemon.add_connection(f"tenant_{t}", f"tenant_{t}_db", url)
+            daemon.add_connection(f"tenant_{t}", "reports", url)
+        daemon.write_config()
+        daemon.start()
+        yield daemon
+    finally:
+        daemon.cleanup()
+
+
+@pytest.fixture
+def scratch_pgwarden(world):
+    """A second, not yet started pgwarden with one user (acme) and one
+    connection (analytics), for tests that start daemons themselves."""
+    pg = world.pg
+    daemon = harness.Pgwarden()
+    try:
+        daemon.add_user("acme")
+        daemon.add_connection("acme", "analytics",
+                              pg.url("analytics", "analyst", world.roles["analyst"]))
+        daemon.port = harness.free_port()
+        yield daemon
+    finally:
+        daemon.cleanup()
