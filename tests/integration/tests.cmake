@@ -1,0 +1,32 @@
+# Integration tests: pytest files run against a real PostgreSQL 15 and a real
+# pgwarden, both started by tests/integration/harness.py. Included from
+# tests/CMakeLists.txt (after daemon/, so the pgwarden target exists).
+#
+# Debian's python3-pytest/-psycopg/-asyncpg are only importable by
+# /usr/bin/python3, not by another python3 that may come first on PATH.
+set(PGWARDEN_TEST_PYTHON "/usr/bin/python3" CACHE FILEPATH
+    "Python with pytest, psycopg, asyncpg and cryptography for the integration tests")
+
+# One ctest entry (= one pytest session = one PostgreSQL + one pgwarden) per file.
+set(_pgwarden_integration_files
+  test_core.py
+  test_protocol_edge.py
+  test_cli.py
+)
+
+foreach(_file IN LISTS _pgwarden_integration_files)
+  get_filename_component(_name "${_file}" NAME_WE)
+  string(REGEX REPLACE "^test_" "" _name "${_name}")
+  add_test(
+    NAME integration.${_name}
+    COMMAND ${PGWARDEN_TEST_PYTHON} -m pytest -q -rfEsxX -p no:cacheprovider
+            ${CMAKE_CURRENT_LIST_DIR}/${_file}
+    WORKING_DIRECTORY ${CMAKE_CURRENT_LIST_DIR})
+  set_tests_properties(integration.${_name} PROPERTIES
+    ENVIRONMENT "PGWARDEN_BIN=$<TARGET_FILE:pgwarden>;PYTHONDONTWRITEBYTECODE=1"
+    LABELS integration
+    # Each file starts PostgreSQL, pgwarden and up to 20 clients: on a
+    # 2-core machine they must not run next to each other or the unit tests.
+    RUN_SERIAL ON
+    TIMEOUT 900)
+endforeach()
