@@ -15,11 +15,11 @@ namespace pgwarden::protocol {
 //! What pgwarden puts in its own ErrorResponse / NoticeResponse.
 struct ErrorInfo {
   std::string_view severity = "ERROR";  //!< ERROR, FATAL, WARNING, NOTICE...
-  std::string_view sqlstate;
-  std::string_view message;
-  std::string_view detail;  //!< omitted when empty
-  std::string_view hint;    //!< omitted when empty
-  std::string_view position;  //!< 1-based character position; omitted when empty
+  std::string_view sqlstate{};
+  std::string_view message{};
+  std::string_view detail{};    //!< omitted when empty
+  std::string_view hint{};      //!< omitted when empty
+  std::string_view position{};  //!< 1-based character position; omitted when empty
 };
 
 // ---- backend messages (pgwarden talking to its clients) ----
@@ -55,8 +55,7 @@ void put_ssl_request(std::string& out);
 void put_cancel_request(std::string& out, std::uint32_t pid, ByteView key);
 //! PasswordMessage: cleartext or md5 string, NUL-terminated.
 void put_password(std::string& out, std::string_view password);
-void put_sasl_initial_response(std::string& out, std::string_view mechanism,
-                               std::string_view data);
+void put_sasl_initial_response(std::string& out, std::string_view mechanism, std::string_view data);
 void put_sasl_response(std::string& out, std::string_view data);
 void put_query(std::string& out, std::string_view sql);
 void put_parse(std::string& out, std::string_view statement, std::string_view sql,
