@@ -106,6 +106,28 @@ def pgwarden(world):
         daemon.cleanup()
 
 
+@pytest.fixture(autouse=True)
+def pgwarden_survives(request):
+    """A test using the shared daemon errors if the daemon died during it
+    (exit code and log tail in the report); the next test gets a restarted
+    daemon, so one crash does not turn every later test into "connection refused"."""
+    if "pgwarden" not in request.fixturenames:
+        yield
+        return
+    daemon: harness.Pgwarden = request.getfixturevalue("pgwarden")
+    if not daemon.running:
+        with open(daemon.logfile, "a") as log:
+            log.write("[harness] restarting pgwarden, which died in an earlier test\n")
+        daemon.start()
+    mark = daemon.log_mark()
+    yield
+    if daemon.proc is not None and daemon.proc.poll() is not None:
+        code = daemon.proc.returncode
+        how = f"signal {-code}" if code < 0 else f"exit code {code}"
+        pytest.fail(f"pgwarden died during this test ({how}); its log meanwhile:\n"
+                    + daemon.log_since(mark)[-4000:], pytrace=False)
+
+
 @pytest.fixture
 def scratch_pgwarden(world):
     """A second, not yet started pgwarden with one user (acme) and one

@@ -96,13 +96,19 @@ def _die_with_parent(sig: int) -> Callable[[], None]:
 
 
 def _as_postgres(argv: Sequence[str], pdeathsig: str | None = None) -> list[str]:
-    cmd = ["setpriv", f"--reuid={PG_OS_USER}", f"--regid={PG_OS_USER}", "--init-groups"]
+    """argv run as the postgres OS user when we are root (initdb and postgres
+    refuse root); as ourselves otherwise."""
+    cmd = ["setpriv"]
+    if os.geteuid() == 0:
+        cmd += [f"--reuid={PG_OS_USER}", f"--regid={PG_OS_USER}", "--init-groups"]
     if pdeathsig:
         cmd.append(f"--pdeathsig={pdeathsig}")
     return cmd + ["--", *map(str, argv)]
 
 
 def _chown_postgres(path: Path) -> None:
+    if os.geteuid() != 0:
+        return
     pw = pwd.getpwnam(PG_OS_USER)
     os.chown(path, pw.pw_uid, pw.pw_gid)
 
@@ -146,10 +152,12 @@ class PsqlResult:
 def run_psql(host: str, port: int, user: str, db: str, password: str | None,
              sql: str | None = None, file: Path | None = None,
              variables: Mapping[str, str] | None = None, timeout: float = 120,
-             tuples_only: bool = True) -> PsqlResult:
-    """psql -X -A (-t) -v ON_ERROR_STOP=1 -c SQL (or -f FILE), over TCP."""
-    argv = [str(PG_BINDIR / "psql"), "-X", "-q", "-A", "-v", "ON_ERROR_STOP=1",
+             tuples_only: bool = True, unaligned: bool = True) -> PsqlResult:
+    """psql -X (-A) (-t) -v ON_ERROR_STOP=1 -c SQL (or -f FILE), over TCP."""
+    argv = [str(PG_BINDIR / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1",
             "-h", host, "-p", str(port), "-U", user, "-d", db]
+    if unaligned:
+        argv.append("-A")
     if tuples_only:
         argv.append("-t")
     for k, v in (variables or {}).items():
@@ -163,7 +171,7 @@ def run_psql(host: str, port: int, user: str, db: str, password: str | None,
         env["PGPASSWORD"] = password
     p = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout,
                        stdin=subprocess.DEVNULL)
-    return PsqlResult(p.returncode, p.stdout.strip(), p.stderr.strip())
+    return PsqlResult(p.returncode, p.stdout.rstrip("\n"), p.stderr.strip())
 
 
 class PostgresCluster:

@@ -120,7 +120,10 @@ def test_protocol_3_2_startup(pgwarden):
     with login(pgwarden, version=pgwire.PROTOCOL_3_2) as conn:
         if conn.negotiate is not None:
             newest, unknown = conn.negotiate
-            assert newest == pgwire.PROTOCOL_3_0, f"'v' offered minor {newest & 0xFFFF}"
+            # PostgreSQL sends the whole version word (PG_PROTOCOL_LATEST =
+            # 3 << 16 | 0 = 196608), not a bare minor number, and libpq reads it so.
+            assert newest == pgwire.PROTOCOL_3_0, (
+                f"'v' says newest version {newest >> 16}.{newest & 0xFFFF}; PostgreSQL sends 196608 (3.0)")
             assert unknown == []
             assert conn.startup_trace.index(b"v") < conn.startup_trace.index(b"R")
             assert len(conn.backend_key) == 8  # 3.0: Int32 pid + 4-byte key
@@ -135,7 +138,8 @@ def test_unknown_protocol_option_is_negotiated(pgwarden):
     with login(pgwarden, extra={"_pq_.pgwarden_probe": "1"}) as conn:
         assert conn.negotiate is not None, "no NegotiateProtocolVersion for an unknown _pq_ option"
         newest, unknown = conn.negotiate
-        assert newest in (pgwire.PROTOCOL_3_0, pgwire.PROTOCOL_3_2)
+        assert newest in (pgwire.PROTOCOL_3_0, pgwire.PROTOCOL_3_2), (
+            f"'v' says newest version {newest >> 16}.{newest & 0xFFFF}; PostgreSQL sends 196608 (3.0)")
         assert unknown == ["_pq_.pgwarden_probe"]
         assert conn.query("SELECT 1") == ([["1"]], b"I")
 
