@@ -23,6 +23,7 @@ The world they build:
 from __future__ import annotations
 
 import secrets
+import signal
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -104,6 +105,26 @@ def pgwarden(world):
         yield daemon
     finally:
         daemon.cleanup()
+
+
+TEST_DEADLINE = 240  # seconds; longer than any single test needs
+
+
+@pytest.fixture(autouse=True)
+def test_deadline():
+    """Every test ends within TEST_DEADLINE: a client call that pgwarden never
+    answers raises TimeoutError in that test, instead of hanging the session
+    until ctest kills it and the remaining results are lost."""
+    def expire(signum, frame):
+        raise TimeoutError(f"test still running after {TEST_DEADLINE}s: a hung client call?")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, TEST_DEADLINE)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 @pytest.fixture(autouse=True)

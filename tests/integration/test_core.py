@@ -134,8 +134,8 @@ def test_extended_protocol_psycopg(pgwarden, pg, prepare_threshold):
 
         with conn.pipeline():
             curs = [conn.cursor() for _ in range(10)]
-            for i, c in enumerate(curs):
-                c.execute("SELECT %s::int * 2, pg_backend_pid()", (i,))
+            for i, c in enumerate(curs):  # distinct texts: never auto-prepared
+                c.execute(f"SELECT %s::int * 2 AS double_{i}", (i,))
         assert [c.fetchone()[0] for c in curs] == [i * 2 for i in range(10)]
 
     # Non-autocommit: psycopg's own BEGIN ... COMMIT around parameterised queries.
