@@ -42,7 +42,10 @@ awaitable<void> ClientSession::relay() {
     auto space = client_in_.prepare(8192);
     auto [ec, n] =
         co_await client_.async_read_some(asio::buffer(space.data(), space.size()), use_nothrow);
-    if (ec) break;
+    if (ec) {
+      spdlog::debug("client {}: disconnected ({})", client_pid_, ec.message());
+      break;
+    }
     client_in_.commit(n);
     if (!take_client_messages()) break;
     if (!to_server_.empty()) co_await flush_to_server();
@@ -177,8 +180,12 @@ awaitable<bool> ClientSession::link_server() {
     proto::put_query(sync_query_, sql);
     replies_.push_front({ReplyKind::Swallow, {}});
   }
-  asio::co_spawn(co_await asio::this_coro::executor,
-                 [self = shared_from_this()] { return self->pump_server(); }, asio::detached);
+  // Started from a fresh handler, not inline: with Asio 1.26, a coroutine
+  // co_spawned inline from this one on the same strand cancelled this one's
+  // pending client read when it finished (seen as ECANCELED on the next read).
+  asio::post(strand_, [self = shared_from_this()] {
+    asio::co_spawn(self->strand_, [self] { return self->pump_server(); }, asio::detached);
+  });
   co_return true;
 }
 

@@ -62,15 +62,20 @@ awaitable<void> ClientSession::run() {
   error_code ignored;
   client_.set_option(tcp::no_delay(true), ignored);
 
+  // Startup and authentication must finish in time; past the deadline the
+  // socket is closed under the handshake, which then fails its next read.
   asio::steady_timer login_deadline(
       strand_, std::chrono::duration_cast<Clock::duration>(config_->server.auth_timeout));
-  auto login = co_await (handshake() || login_deadline.async_wait(use_nothrow));
-  if (login.index() == 1) {
+  login_deadline.async_wait([this, self = shared_from_this()](const error_code& ec) {
+    if (ec) return;
+    error_code unused;
     spdlog::info("client {}: startup not finished within auth_timeout, closing",
-                 client_.remote_endpoint(ignored).address().to_string());
-    co_return;
-  }
-  if (!std::get<0>(login)) co_return;
+                 client_.remote_endpoint(unused).address().to_string());
+    client_.close(unused);
+  });
+  const bool logged_in = co_await handshake();
+  login_deadline.cancel();
+  if (!logged_in) co_return;
   co_await relay();
 }
 
