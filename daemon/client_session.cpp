@@ -21,7 +21,6 @@ namespace {
 
 namespace proto = protocol;
 namespace sqlstate = protocol::sqlstate;
-using namespace asio::experimental::awaitable_operators;
 
 //! PostgreSQL caps SASL messages at this size (auth-sasl.c).
 constexpr std::size_t kMaxSaslMessage = 1024;
@@ -36,6 +35,10 @@ bool iequals(std::string_view a, std::string_view b) {
 //! guard and the server lex the same bytes; SQL_ASCII is what libpq asks for
 //! under the C locale and is a subset, so it is served as UTF8 too.
 bool acceptable_client_encoding(std::string_view value) {
+  // asyncpg sends the value quoted ('utf-8'), as the server accepts.
+  if (value.size() >= 2 && value.front() == '\'' && value.back() == '\'') {
+    value = value.substr(1, value.size() - 2);
+  }
   return iequals(value, "UTF8") || iequals(value, "UTF-8") || iequals(value, "UNICODE") ||
          iequals(value, "SQL_ASCII");
 }
@@ -64,17 +67,16 @@ awaitable<void> ClientSession::run() {
 
   // Startup and authentication must finish in time; past the deadline the
   // socket is closed under the handshake, which then fails its next read.
-  asio::steady_timer login_deadline(
-      strand_, std::chrono::duration_cast<Clock::duration>(config_->server.auth_timeout));
-  login_deadline.async_wait([this, self = shared_from_this()](const error_code& ec) {
-    if (ec) return;
-    error_code unused;
-    spdlog::info("client {}: startup not finished within auth_timeout, closing",
-                 client_.remote_endpoint(unused).address().to_string());
-    client_.close(unused);
-  });
-  const bool logged_in = co_await handshake();
-  login_deadline.cancel();
+  bool logged_in = false;
+  {
+    Watchdog login_deadline(strand_, config_->server.auth_timeout, [this] {
+      error_code unused;
+      spdlog::info("client {}: startup not finished within auth_timeout, closing",
+                   client_.remote_endpoint(unused).address().to_string());
+      client_.close(unused);
+    });
+    logged_in = co_await handshake();
+  }
   if (!logged_in) co_return;
   co_await relay();
 }

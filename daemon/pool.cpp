@@ -150,8 +150,10 @@ void Pool::fill_to_min_locked() {
   if (shut_down_ || !used_) return;
   while (total_ < settings_.min_size) {
     ++total_;
+    // Its own strand: connect_upstream's watchdog and the coroutine must not
+    // run at once.
     asio::co_spawn(
-        background_,
+        asio::make_strand(background_),
         [self = shared_from_this()]() -> awaitable<void> {
           auto result = co_await self->open_server();
           if (auto* server = std::get_if<std::unique_ptr<ServerConnection>>(&result)) {

@@ -19,7 +19,6 @@ namespace pgwarden::daemon {
 
 namespace {
 
-using namespace asio::experimental::awaitable_operators;
 namespace proto = protocol;
 
 UpstreamError failure(UpstreamFailure kind, std::string message = {}) {
@@ -177,25 +176,24 @@ class Login {
   bool ready_ = false;
 };
 
-awaitable<ConnectResult> connect_and_login(const catalog::ConnInfo& info,
-                                           const UpstreamOptions& options) {
-  auto executor = co_await asio::this_coro::executor;
-  tcp::resolver resolver(executor);
+awaitable<std::optional<UpstreamError>> connect_and_login(ServerConnection& server,
+                                                          tcp::resolver& resolver,
+                                                          const catalog::ConnInfo& info,
+                                                          const UpstreamOptions& options) {
   auto [resolve_ec, endpoints] =
       co_await resolver.async_resolve(info.host, std::to_string(info.port), use_nothrow);
   if (resolve_ec) co_return failure(UpstreamFailure::Refused);
 
-  tcp::socket socket(executor);
-  auto [connect_ec, endpoint] = co_await asio::async_connect(socket, endpoints, use_nothrow);
+  auto [connect_ec, endpoint] = co_await asio::async_connect(server.socket(), endpoints, use_nothrow);
   if (connect_ec) co_return failure(UpstreamFailure::Refused);
-  socket.set_option(tcp::no_delay(true));
+  error_code ignored;
+  server.socket().set_option(tcp::no_delay(true), ignored);
 
-  auto server = std::make_unique<ServerConnection>(std::move(socket));
-  Login login(*server, info);
-  if (auto error = co_await login.run(options)) co_return std::move(*error);
-  server->set_identity(login.pid_, std::move(login.key_), endpoint);
-  server->mark_idle();
-  co_return std::move(server);
+  Login login(server, info);
+  if (auto error = co_await login.run(options)) co_return error;
+  server.set_identity(login.pid_, std::move(login.key_), endpoint);
+  server.mark_idle();
+  co_return std::nullopt;
 }
 
 }  // namespace
@@ -230,10 +228,18 @@ awaitable<ConnectResult> connect_upstream(const catalog::ConnInfo& info,
     co_return failure(UpstreamFailure::Unsupported,
                       "TLS to upstream servers is not supported yet; use ssl_mode=prefer or disable");
   }
-  asio::steady_timer deadline(co_await asio::this_coro::executor, options.connect_timeout);
-  auto outcome = co_await (connect_and_login(info, options) || deadline.async_wait(use_nothrow));
-  if (outcome.index() == 1) co_return failure(UpstreamFailure::Timeout);
-  co_return std::move(std::get<0>(outcome));
+  auto executor = co_await asio::this_coro::executor;
+  auto server = std::make_unique<ServerConnection>(tcp::socket(executor));
+  tcp::resolver resolver(executor);
+  Watchdog watchdog(executor, options.connect_timeout, [&] {
+    resolver.cancel();
+    error_code ignored;
+    server->socket().close(ignored);
+  });
+  auto error = co_await connect_and_login(*server, resolver, info, options);
+  if (watchdog.fired()) co_return failure(UpstreamFailure::Timeout);
+  if (error) co_return std::move(*error);
+  co_return std::move(server);
 }
 
 bool ServerConnection::has_pending_input() {
@@ -257,18 +263,18 @@ awaitable<void> send_cancel_request(tcp::endpoint endpoint, std::uint32_t pid,
                                     std::chrono::milliseconds timeout) {
   auto executor = co_await asio::this_coro::executor;
   tcp::socket socket(executor);
-  asio::steady_timer deadline(executor, timeout);
-  auto send = [&]() -> awaitable<void> {
-    auto [ec] = co_await socket.async_connect(endpoint, use_nothrow);
-    if (ec) co_return;
-    std::string out;
-    protocol::put_cancel_request(out, pid, key);
-    co_await write_all(socket, out);
-    // Wait for the server to close: it never answers a CancelRequest.
-    char byte;
-    co_await socket.async_read_some(asio::buffer(&byte, 1), use_nothrow);
-  };
-  co_await (send() || deadline.async_wait(use_nothrow));
+  Watchdog watchdog(executor, timeout, [&] {
+    error_code ignored;
+    socket.close(ignored);
+  });
+  auto [ec] = co_await socket.async_connect(endpoint, use_nothrow);
+  if (ec) co_return;
+  std::string out;
+  protocol::put_cancel_request(out, pid, key);
+  co_await write_all(socket, out);
+  // Wait for the server to close: it never answers a CancelRequest.
+  char byte;
+  co_await socket.async_read_some(asio::buffer(&byte, 1), use_nothrow);
 }
 
 }  // namespace pgwarden::daemon
