@@ -113,11 +113,11 @@ awaitable<bool> ClientSession::read_startup_packet(proto::StartupPacket& packet)
       client_in_.commit(n);
     }
     if (decoded.status == proto::DecodeStatus::Error) {
-      // As PostgreSQL does: a bad length gets no reply, a bad version a FATAL.
-      if (decoded.error.sqlstate == sqlstate::kFeatureNotSupported) {
+      // As PostgreSQL does: a bad length gets no reply (the peer may not be
+      // speaking our protocol at all), anything else a FATAL.
+      spdlog::info("client sent an invalid startup packet: {}", decoded.error.message);
+      if (decoded.error.message != "invalid length of startup packet") {
         co_await send_fatal(decoded.error.sqlstate, decoded.error.message);
-      } else {
-        spdlog::info("client sent an invalid startup packet: {}", decoded.error.message);
       }
       co_return false;
     }
@@ -188,9 +188,10 @@ awaitable<bool> ClientSession::accept_startup_parameters(const proto::StartupPac
   client_in_.consume(packet.total_size);
 
   if (packet.minor != 0 || !unsupported_options.empty()) {
-    // Ask the client to speak 3.0 and name the options we ignore.
+    // Ask the client to speak 3.0 and name the options we ignore. Like
+    // PostgreSQL, send the whole version code, not just the minor number.
     std::string out;
-    proto::put_negotiate_protocol_version(out, 0, unsupported_options);
+    proto::put_negotiate_protocol_version(out, proto::kProtocol30, unsupported_options);
     if (co_await write_all(client_, out)) co_return false;
   }
   co_return true;

@@ -138,7 +138,7 @@ std::optional<NegotiateProtocolVersion> decode_negotiate_protocol_version(ByteVi
   // allocation sized by it.
   if (!count || *count > reader.remaining()) return std::nullopt;
   NegotiateProtocolVersion message;
-  message.newest_minor = *minor;
+  message.newest_version = *minor;
   message.unsupported_options.reserve(*count);
   for (std::uint32_t i = 0; i < *count; ++i) {
     const auto option = reader.cstring();

@@ -41,7 +41,7 @@ struct ErrorFields {
 };
 
 struct NegotiateProtocolVersion {
-  std::uint32_t newest_minor = 0;
+  std::uint32_t newest_version = 0;
   std::vector<std::string_view> unsupported_options;
 };
 

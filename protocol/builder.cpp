@@ -186,10 +186,10 @@ void put_ready_for_query(std::string& out, TxStatus status) {
   message.finish();
 }
 
-void put_negotiate_protocol_version(std::string& out, std::uint32_t newest_minor,
+void put_negotiate_protocol_version(std::string& out, std::uint32_t newest_version,
                                     std::span<const std::string_view> unsupported) {
   Message message(out, static_cast<char>(BackendType::NegotiateProtocolVersion));
-  put_u32(out, newest_minor);
+  put_u32(out, newest_version);
   put_u32(out, length32(unsupported.size()));
   for (const auto option : unsupported) put_cstring(out, option);
   message.finish();

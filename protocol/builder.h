@@ -37,7 +37,8 @@ void put_auth_sasl_final(std::string& out, std::string_view data);
 void put_parameter_status(std::string& out, std::string_view name, std::string_view value);
 void put_backend_key_data(std::string& out, std::uint32_t pid, ByteView key);
 void put_ready_for_query(std::string& out, TxStatus status);
-void put_negotiate_protocol_version(std::string& out, std::uint32_t newest_minor,
+//! newest_version is a whole version code (196608 = 3.0), as PostgreSQL sends.
+void put_negotiate_protocol_version(std::string& out, std::uint32_t newest_version,
                                     std::span<const std::string_view> unsupported);
 void put_command_complete(std::string& out, std::string_view tag);
 void put_empty_query_response(std::string& out);

@@ -564,7 +564,7 @@ BOOST_AUTO_TEST_CASE(command_complete_and_negotiate_protocol_version) {
   const std::string_view opts[] = {"_pq_.a", "_pq_.b"};
   put_negotiate_protocol_version(nv, 2, opts);
   const auto n = decode_negotiate_protocol_version(only_backend_frame(nv, 'v'));
-  BOOST_TEST(n->newest_minor == 2U);
+  BOOST_TEST(n->newest_version == 2U);
   BOOST_TEST_REQUIRE(n->unsupported_options.size() == 2U);
   BOOST_TEST(n->unsupported_options[1] == "_pq_.b");
   BOOST_TEST(!decode_negotiate_protocol_version(view(be32(0) + be32(0xFFFFFFFF) + "a\0"s)));
