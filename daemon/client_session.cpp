@@ -318,7 +318,7 @@ awaitable<bool> ClientSession::attach_tenant() {
 void ClientSession::cancel_running_statement() {
   asio::post(strand_, [self = shared_from_this()] {
     // Idle clients' cancels are dropped: nothing of theirs is running.
-    if (!self->server_ || self->replies_.empty()) return;
+    if (!self->server_ || self->pending_.empty()) return;
     spdlog::info("client {}: forwarding a cancel request to its server", self->client_pid_);
     asio::co_spawn(self->strand_,
                    send_cancel_request(self->server_->endpoint(), self->server_->backend_pid(),

@@ -4,13 +4,17 @@
 
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "daemon/asio.h"
 #include "daemon/byte_buffer.h"
 #include "daemon/params.h"
 #include "daemon/pool.h"
+#include "daemon/prepared_statements.h"
 #include "daemon/proxy_context.h"
+#include "daemon/response_queue.h"
 #include "protocol/builder.h"
 #include "protocol/frame.h"
 #include "protocol/startup.h"
@@ -31,15 +35,11 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void cancel_running_statement();
 
  private:
-  // What a response the client is owed will be made of, in request order.
-  enum class ReplyKind : std::uint8_t {
-    Forward,  //!< the server's answer to a client Query/Sync, up to its 'Z'
-    Swallow,  //!< the server's answer to a Query pgwarden injected
-    Local,    //!< an ErrorResponse pgwarden produced, then 'Z'
-  };
-  struct Reply {
-    ReplyKind kind;
-    std::string error;  //!< Local only: an encoded ErrorResponse
+  //! A refusal pgwarden answers itself, as PostgreSQL would phrase it.
+  struct Refusal {
+    std::string_view sqlstate;
+    std::string message;
+    std::string hint;
   };
 
   // ---- startup and authentication (client_session.cpp) ----
@@ -52,22 +52,32 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
                              std::string_view hint = {});
   awaitable<bool> read_client_message(protocol::Frame& frame);
 
-  // ---- the ready loop (client_relay.cpp) ----
+  // ---- client side of the ready loop (client_relay.cpp) ----
   awaitable<void> relay();
   //! Handles every whole message in the input buffer; false ends the session.
-  bool take_client_messages();
-  void reply_locally(std::string_view sqlstate, std::string message);
-  awaitable<void> flush_to_server();
-  awaitable<bool> link_server();
+  awaitable<bool> take_client_messages();
+  awaitable<bool> take_message(const protocol::Frame& frame, std::string_view bytes);
+  //! Links a server if none is; on failure the refusal to answer with.
+  awaitable<std::optional<Refusal>> ensure_server();
+  //! The query guard's verdict on one statement text (nullopt = allowed).
+  std::optional<Refusal> check_statement(std::string_view sql);
+  void refuse_query(const Refusal& refusal);
+  void refuse_extended(const Refusal& refusal);
+  void take_parse(const protocol::Frame& frame, std::string_view bytes);
+  //! Injects the statement's Parse if the linked server lacks it.
+  void ensure_prepared(const ClientStatement& statement);
+  void push(char request, Disposition disposition, std::string registers = {});
+  void push_local(std::string bytes);
+  //! Appends the Local entries now at the front of pending_ to `out`.
+  void emit_ready_locals(std::string& out);
+
+  // ---- server side of the ready loop (server_pump.cpp) ----
   awaitable<void> pump_server();
-  //! Walks the buffered server bytes: tracks ReadyForQuery and
-  //! ParameterStatus, fills segments_ with what goes to the client, and
-  //! returns how many bytes were scanned (kMalformed on a framing error).
+  //! Walks the buffered server bytes, fills segments_ with what goes to the
+  //! client, returns how many bytes were scanned (kMalformed on bad framing).
   std::size_t scan_server_bytes();
-  //! Appends every Local reply now at the front of replies_ to `out`.
-  void deliver_local_replies(std::string& out);
-  //! Turns every reply still owed by the server into a local error.
-  void fail_pending(std::string_view sqlstate, std::string_view message, std::string& out);
+  void on_server_message(char type, protocol::ByteView body, bool& forward);
+  void complete_request(char type);
   awaitable<void> abandon_server(std::string_view message);
   void unlink_server(bool reusable);
   bool server_is_clean() const;
@@ -81,19 +91,27 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   protocol::FrontendLimits client_limits_;
   std::string user_;
   std::string database_;
-  std::string application_name_;
   ParameterMap client_parameters_;
   std::uint32_t client_pid_ = 0;
   bool counted_ = false;
 
   std::shared_ptr<Tenant> tenant_;
   std::unique_ptr<ServerConnection> server_;  //!< linked server, if any
+  ClientStatements statements_;               //!< this client's named statements
+  std::deque<PendingRequest> pending_;        //!< answers owed, oldest first
+  std::string to_server_;   //!< messages waiting to go upstream
+  std::string loop_out_;    //!< local replies emitted by the client loop
+  std::string pump_out_;    //!< local replies emitted by the server pump
+  bool batch_open_ = false;       //!< extended messages sent since the last Sync
+  bool skip_until_sync_ = false;  //!< a refused message: drop the rest of the batch
+  bool abort_at_sync_ = false;    //!< ...and make the server fail it too
+  bool writing_server_ = false;
+  bool closing_ = false;
+  protocol::TxStatus tx_status_ = protocol::TxStatus::Idle;
+
   ByteBuffer server_in_{32768};
-  std::string to_server_;       //!< client bytes waiting to go upstream
-  std::string sync_query_;      //!< injected SET for session parameters
-  std::string loop_out_;        //!< local replies made by the client loop
-  std::string pump_out_;        //!< local replies made by the server pump
-  std::deque<Reply> replies_;   //!< responses owed, oldest first
+  std::size_t passthrough_ = 0;      //!< rest of a large message being streamed
+  bool passthrough_forward_ = true;  //!< ...to the client (or swallowed)
   struct Segment {
     bool local;  //!< from pump_out_, else from server_in_
     std::size_t offset;
@@ -103,13 +121,6 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::vector<Segment> segments_;
   std::vector<asio::const_buffer> gather_;
   protocol::BackendLimits server_limits_;
-  std::size_t passthrough_ = 0;       //!< rest of a large message being streamed
-  bool passthrough_forward_ = true;   //!< ...to the client (or swallowed)
-  bool batch_open_ = false;       //!< extended-protocol messages since last Sync
-  bool skip_until_sync_ = false;  //!< after a failed batch, as the server would
-  bool writing_server_ = false;
-  bool closing_ = false;
-  protocol::TxStatus tx_status_ = protocol::TxStatus::Idle;
 
   bool writing_client_ = false;
   asio::steady_timer client_write_gate_;

@@ -11,6 +11,7 @@
 #include "catalog/conninfo.h"
 #include "daemon/asio.h"
 #include "daemon/params.h"
+#include "daemon/prepared_statements.h"
 
 namespace pgwarden::daemon {
 
@@ -49,6 +50,9 @@ class ServerConnection {
   ParameterMap& parameters() { return parameters_; }
   const ParameterMap& parameters() const { return parameters_; }
 
+  //! Statements pgwarden prepared on this server, for any client.
+  ServerStatements& statements() { return statements_; }
+
   std::uint32_t backend_pid() const { return backend_pid_; }
   const std::vector<std::byte>& cancel_key() const { return cancel_key_; }
   const tcp::endpoint& endpoint() const { return endpoint_; }
@@ -74,6 +78,7 @@ class ServerConnection {
  private:
   tcp::socket socket_;
   ParameterMap parameters_;
+  ServerStatements statements_;
   std::uint32_t backend_pid_ = 0;
   std::vector<std::byte> cancel_key_;
   tcp::endpoint endpoint_;

@@ -171,7 +171,6 @@ def test_asyncpg_unnamed_statements(pgwarden):
     run_async(scenario())
 
 
-@pytest.mark.xfail(strict=True, reason="issue 5")
 def test_asyncpg_named_statements_survive_pooling(pgwarden):
     """asyncpg with its default statement cache names every statement; they
     must keep working while other clients pin servers, so this client's
@@ -203,7 +202,7 @@ def test_asyncpg_named_statements_survive_pooling(pgwarden):
 # Pooling
 
 
-@pytest.mark.parametrize("mode", ["simple", "extended"])
+@pytest.mark.parametrize("mode", ["simple", "extended", "prepared"])
 def test_pgbench_through_small_pool(pgwarden, pg, mode):
     """pgbench -S with 20 clients through a pool of at most 5 server
     connections completes every transaction with none failed, and PostgreSQL

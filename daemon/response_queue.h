@@ -1,0 +1,56 @@
+// What the server (or pgwarden itself) still owes the client, message by
+// message, in request order: PgBouncer's "outstanding requests" idea. Each
+// entry says which request it answers and what to do with the server's
+// answer: pass it on, swallow it (pgwarden injected the request), or ignore
+// the server and emit prepared bytes (pgwarden answered locally).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <string>
+
+namespace pgwarden::daemon {
+
+enum class Disposition : std::uint8_t {
+  Forward,          //!< the client's own request: its answer goes to the client
+  Swallow,          //!< injected for the client (re-prepare): drop success, pass errors
+  SwallowAll,       //!< injected for pgwarden (sync SET, evicting Close): drop all
+  SwallowButReady,  //!< injected failing Query: drop its error, keep its 'Z'
+  Local,            //!< never sent upstream: `local` goes to the client instead
+};
+
+struct PendingRequest {
+  char request = 0;  //!< frontend type: 'Q' 'P' 'B' 'D' 'E' 'C' 'S', or 0 for Local
+  Disposition disposition = Disposition::Forward;
+  //! Parse only: the server-side statement name it registers, so a failed
+  //! Parse can be forgotten again.
+  std::string registers;
+  std::string local;  //!< Local only: bytes to emit
+};
+
+//! True if backend message `type` is the last one answering `request`.
+inline bool ends_request(char request, char type) {
+  switch (request) {
+    case 'Q':
+    case 'S':
+      return type == 'Z';
+    case 'P':
+      return type == '1' || type == 'E';
+    case 'B':
+      return type == '2' || type == 'E';
+    case 'D':
+      // Describe(S) sends 't' then 'T' or 'n'; Describe(P) just 'T' or 'n'.
+      return type == 'T' || type == 'n' || type == 'E';
+    case 'E':
+      return type == 'C' || type == 'I' || type == 's' || type == 'E';
+    case 'C':
+      return type == '3' || type == 'E';
+    default:
+      return false;
+  }
+}
+
+//! True for backend messages that can arrive outside any request's answer.
+inline bool is_asynchronous(char type) { return type == 'N' || type == 'A' || type == 'S'; }
+
+}  // namespace pgwarden::daemon

@@ -1,0 +1,272 @@
+// The server side of the ready loop: relay a linked server's answers to the
+// client in large chunks, account for them against what is owed, and give
+// the server back once the client is between transactions.
+#include <spdlog/spdlog.h>
+
+#include "daemon/client_session.h"
+#include "protocol/backend.h"
+#include "protocol/sqlstate.h"
+
+namespace pgwarden::daemon {
+
+namespace {
+
+namespace proto = protocol;
+namespace sqlstate = protocol::sqlstate;
+using proto::BackendType;
+
+//! Bytes read from a server in one go: large, so results move in big chunks.
+constexpr std::size_t kServerReadChunk = 32768;
+
+//! Backend messages the relay must see whole; the rest may stream through.
+bool needs_whole_message(char type) {
+  switch (static_cast<BackendType>(type)) {
+    case BackendType::ReadyForQuery:
+    case BackendType::ParameterStatus:
+    case BackendType::CommandComplete:
+    case BackendType::ErrorResponse:
+      return true;
+    default:
+      return false;
+  }
+}
+
+//! Whether a message answering a request with `disposition` reaches the client.
+bool reaches_client(Disposition disposition, char type) {
+  switch (disposition) {
+    case Disposition::Forward:
+      return true;
+    case Disposition::Swallow:
+      return type == 'E';
+    case Disposition::SwallowButReady:
+      return type == 'Z';
+    case Disposition::SwallowAll:
+    case Disposition::Local:
+      return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+bool ClientSession::server_is_clean() const {
+  return pending_.empty() && !batch_open_ && tx_status_ == proto::TxStatus::Idle &&
+         passthrough_ == 0 && server_in_.empty() && !writing_server_ && to_server_.empty();
+}
+
+awaitable<void> ClientSession::pump_server() {
+  // Runs while a server is linked; ends by giving it back or closing it.
+  while (server_) {
+    auto space = server_in_.prepare(kServerReadChunk);
+    auto [ec, n] = co_await server_->socket().async_read_some(
+        asio::buffer(space.data(), space.size()), use_nothrow);
+    if (ec) {
+      if (closing_) {
+        unlink_server(server_is_clean());
+        co_return;
+      }
+      spdlog::warn("client {}: connection to the server of \"{}\" lost: {}", client_pid_,
+                   tenant_->name, ec.message());
+      co_await abandon_server("pgwarden lost the connection to the server");
+      co_return;
+    }
+    server_in_.commit(n);
+
+    const std::size_t scanned = scan_server_bytes();
+    if (scanned == kMalformed) {
+      spdlog::warn("client {}: the server of \"{}\" sent a malformed message", client_pid_,
+                   tenant_->name);
+      co_await abandon_server("pgwarden received an invalid message from the server");
+      co_return;
+    }
+    gather_.clear();
+    for (const auto& segment : segments_) {
+      const auto* base = segment.local ? reinterpret_cast<const std::byte*>(pump_out_.data())
+                                       : server_in_.data().data();
+      gather_.push_back(asio::buffer(base + segment.offset, segment.size));
+    }
+    const auto write_error = gather_.empty() ? error_code{} : co_await write_client(gather_);
+    server_in_.consume(scanned);
+    pump_out_.clear();
+    if (write_error) {
+      closing_ = true;
+      unlink_server(server_is_clean());
+      co_return;
+    }
+    if (server_is_clean()) unlink_server(true);
+  }
+}
+
+std::size_t ClientSession::scan_server_bytes() {
+  const auto data = server_in_.data();
+  segments_.clear();
+  std::size_t pos = 0;
+  std::size_t run_start = 0;
+  bool run_forward = true;
+  // Bytes go to the client in runs; a swallowed stretch or a local reply
+  // closes the current run.
+  auto close_run = [&] {
+    if (run_forward && pos > run_start) segments_.push_back({false, run_start, pos - run_start});
+    run_start = pos;
+  };
+  auto continue_run = [&](bool forward) {
+    if (forward != run_forward) {
+      close_run();
+      run_forward = forward;
+    }
+  };
+
+  if (!pending_.empty() && pending_.front().disposition == Disposition::Local) {
+    const std::size_t offset = pump_out_.size();
+    emit_ready_locals(pump_out_);
+    segments_.push_back({true, offset, pump_out_.size() - offset});
+  }
+  if (passthrough_ > 0) {
+    continue_run(passthrough_forward_);
+    const std::size_t n = std::min(passthrough_, data.size());
+    pos += n;
+    passthrough_ -= n;
+  }
+  while (passthrough_ == 0 && pos < data.size()) {
+    const auto header = proto::decode_backend_header(data.subspan(pos), server_limits_);
+    if (header.status == proto::DecodeStatus::NeedMore) break;
+    if (header.status == proto::DecodeStatus::Error) return kMalformed;
+    const char type = header.header.type;
+    const std::size_t total = header.header.total_size();
+    const std::size_t available = data.size() - pos;
+    const bool forward =
+        pending_.empty() || reaches_client(pending_.front().disposition, type);
+    if (available < total) {
+      if (needs_whole_message(type)) break;
+      // Stream the start of a large message now, the rest as it arrives.
+      continue_run(forward);
+      passthrough_ = total - available;
+      passthrough_forward_ = forward;
+      pos = data.size();
+      break;
+    }
+    continue_run(forward);
+    bool well_formed = true;
+    on_server_message(type, data.subspan(pos + 5, total - 5), well_formed);
+    if (!well_formed) return kMalformed;
+    pos += total;
+    if (!pending_.empty() && pending_.front().request != 0 &&
+        ends_request(pending_.front().request, type)) {
+      complete_request(type);
+      if (!pending_.empty() && pending_.front().disposition == Disposition::Local) {
+        close_run();
+        const std::size_t offset = pump_out_.size();
+        emit_ready_locals(pump_out_);
+        segments_.push_back({true, offset, pump_out_.size() - offset});
+      }
+    }
+  }
+  close_run();
+  return pos;
+}
+
+void ClientSession::on_server_message(char type, proto::ByteView body, bool& well_formed) {
+  switch (static_cast<BackendType>(type)) {
+    case BackendType::ReadyForQuery: {
+      auto status = proto::decode_ready_for_query(body);
+      if (!status) {
+        well_formed = false;
+        return;
+      }
+      tx_status_ = *status;
+      return;
+    }
+    case BackendType::ParameterStatus: {
+      auto status = proto::decode_parameter_status(body);
+      if (!status) {
+        well_formed = false;
+        return;
+      }
+      server_->parameters()[std::string(status->name)] = std::string(status->value);
+      // Forwarded: the client's own SET. Swallowed: our sync of its values.
+      // Either way this is now the client's value too.
+      client_parameters_[std::string(status->name)] = std::string(status->value);
+      return;
+    }
+    case BackendType::CommandComplete: {
+      auto tag = proto::decode_command_complete(body);
+      // These drop every prepared statement on the server, ours included.
+      if (tag && (*tag == "DISCARD ALL" || *tag == "DEALLOCATE ALL")) {
+        server_->statements().clear();
+      }
+      return;
+    }
+    default:
+      return;
+  }
+}
+
+void ClientSession::complete_request(char type) {
+  const PendingRequest done = std::move(pending_.front());
+  pending_.pop_front();
+  if (type != 'E' || done.request == 'Q') return;
+  // An extended-protocol request failed: the server skips everything up to
+  // the next Sync, so nothing else of this batch will be answered.
+  if (!done.registers.empty()) server_->statements().remove(done.registers);
+  while (!pending_.empty() && pending_.front().request != 'S') {
+    if (!pending_.front().registers.empty()) {
+      server_->statements().remove(pending_.front().registers);
+    }
+    pending_.pop_front();
+  }
+}
+
+awaitable<void> ClientSession::abandon_server(std::string_view message) {
+  unlink_server(false);
+  // Everything still owed gets one error, and every Query or Sync its 'Z',
+  // so the client's protocol state stays in step.
+  std::string out;
+  proto::put_error(out, {.sqlstate = sqlstate::kConnectionFailure, .message = message});
+  bool any = false;
+  for (const auto& request : pending_) {
+    if (request.request == 'Q' || request.request == 'S') {
+      proto::put_ready_for_query(out, proto::TxStatus::Idle);
+      any = true;
+    }
+  }
+  pending_.clear();
+  tx_status_ = proto::TxStatus::Idle;
+  if (batch_open_) {
+    batch_open_ = false;
+    skip_until_sync_ = true;
+  }
+  if (any || skip_until_sync_) co_await write_client(out);
+}
+
+void ClientSession::unlink_server(bool reusable) {
+  if (!server_) return;
+  server_in_.consume(server_in_.size());
+  passthrough_ = 0;
+  if (!reusable) {
+    // Its prepared statements and session state went with it.
+    pending_.erase(std::remove_if(pending_.begin(), pending_.end(),
+                                  [](const PendingRequest& r) {
+                                    return r.disposition != Disposition::Local;
+                                  }),
+                   pending_.end());
+  }
+  tenant_->pool->release(std::move(server_), reusable);
+}
+
+awaitable<error_code> ClientSession::write_client(std::span<const asio::const_buffer> buffers) {
+  // Server results and local replies share the socket: one writer at a time.
+  while (writing_client_) co_await client_write_gate_.async_wait(use_nothrow);
+  writing_client_ = true;
+  auto [ec, n] = co_await asio::async_write(client_, buffers, use_nothrow);
+  (void)n;
+  writing_client_ = false;
+  client_write_gate_.cancel_one();
+  co_return ec;
+}
+
+awaitable<error_code> ClientSession::write_client(std::string_view bytes) {
+  const asio::const_buffer buffer = asio::buffer(bytes);
+  co_return co_await write_client(std::span<const asio::const_buffer>(&buffer, 1));
+}
+
+}  // namespace pgwarden::daemon
