@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "daemon/client_session.h"
+#include "daemon/deallocate.h"
 #include "daemon/wire_io.h"
 #include "protocol/frontend.h"
 #include "protocol/sqlstate.h"
@@ -116,6 +117,10 @@ awaitable<bool> ClientSession::take_message(const proto::Frame& frame, std::stri
       auto query = proto::decode_query(frame.body);
       if (!query) {
         refuse_query({sqlstate::kProtocolViolation, "invalid Query message", {}});
+        break;
+      }
+      if (auto deallocate = match_deallocate(query->sql)) {
+        answer_deallocate(*deallocate);
         break;
       }
       if (auto refusal = check_statement(query->sql)) {
@@ -343,6 +348,26 @@ std::optional<ClientSession::Refusal> ClientSession::check_statement(std::string
   return std::nullopt;
 }
 
+void ClientSession::answer_deallocate(const Deallocate& deallocate) {
+  // The client's names exist only in pgwarden (servers hold hashed names
+  // shared by all clients), so the answer is ours: psycopg deallocates its
+  // own statements this way.
+  if (deallocate.all) {
+    statements_.clear();
+  } else if (!statements_.find(deallocate.name)) {
+    refuse_query({sqlstate::kInvalidSqlStatementName,
+                  fmt::format("prepared statement \"{}\" does not exist", deallocate.name),
+                  {}});
+    return;
+  } else {
+    statements_.remove(deallocate.name);
+  }
+  std::string reply;
+  proto::put_command_complete(reply, deallocate.all ? "DEALLOCATE ALL" : "DEALLOCATE");
+  proto::put_ready_for_query(reply, tx_status_);
+  push_local(std::move(reply));
+}
+
 void ClientSession::refuse_query(const Refusal& refusal) {
   std::string error;
   proto::put_error(error, {.sqlstate = refusal.sqlstate,
@@ -372,6 +397,7 @@ void ClientSession::refuse_extended(const Refusal& refusal) {
 
 void ClientSession::push(char request, Disposition disposition, std::string registers) {
   pending_.push_back({request, disposition, std::move(registers), {}});
+  if ((request == 'Q' || request == 'E') && !statement_timer_armed_) arm_statement_timer();
 }
 
 void ClientSession::push_local(std::string bytes) {

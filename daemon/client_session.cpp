@@ -49,6 +49,7 @@ ClientSession::ClientSession(tcp::socket socket, ProxyContext& context)
     : context_(context),
       config_(context.config),
       client_(std::move(socket)),
+      statement_timer_(client_.get_executor()),
       client_write_gate_(client_.get_executor(), Clock::time_point::max()) {
   client_limits_.max_message_size = config_->server.max_message_size;
 }
@@ -62,6 +63,7 @@ awaitable<void> ClientSession::run() {
   strand_ = co_await asio::this_coro::executor;
   // The gate timer must wait on this strand, not on the socket's executor.
   client_write_gate_ = asio::steady_timer(strand_, Clock::time_point::max());
+  statement_timer_ = asio::steady_timer(strand_);
   error_code ignored;
   client_.set_option(tcp::no_delay(true), ignored);
 
@@ -320,10 +322,7 @@ void ClientSession::cancel_running_statement() {
     // Idle clients' cancels are dropped: nothing of theirs is running.
     if (!self->server_ || self->pending_.empty()) return;
     spdlog::info("client {}: forwarding a cancel request to its server", self->client_pid_);
-    asio::co_spawn(self->strand_,
-                   send_cancel_request(self->server_->endpoint(), self->server_->backend_pid(),
-                                       self->server_->cancel_key(), std::chrono::seconds(5)),
-                   asio::detached);
+    self->cancel_on_server();
   });
 }
 

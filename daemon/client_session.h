@@ -10,6 +10,7 @@
 
 #include "daemon/asio.h"
 #include "daemon/byte_buffer.h"
+#include "daemon/deallocate.h"
 #include "daemon/params.h"
 #include "daemon/pool.h"
 #include "daemon/prepared_statements.h"
@@ -61,6 +62,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   awaitable<std::optional<Refusal>> ensure_server();
   //! The query guard's verdict on one statement text (nullopt = allowed).
   std::optional<Refusal> check_statement(std::string_view sql);
+  void answer_deallocate(const Deallocate& deallocate);
   void refuse_query(const Refusal& refusal);
   void refuse_extended(const Refusal& refusal);
   void take_parse(const protocol::Frame& frame, std::string_view bytes);
@@ -78,6 +80,12 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::size_t scan_server_bytes();
   void on_server_message(char type, protocol::ByteView body, bool& forward);
   void complete_request(char type);
+  //! Query timeout: armed while a statement runs, cancels it upstream.
+  void arm_statement_timer();
+  void disarm_statement_timer();
+  //! Sends a CancelRequest for the linked server's running statement.
+  void cancel_on_server();
+  void release_or_park(std::unique_ptr<ServerConnection> server, bool reusable);
   awaitable<void> abandon_server(std::string_view message);
   void unlink_server(bool reusable);
   bool server_is_clean() const;
@@ -121,6 +129,15 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::vector<Segment> segments_;
   std::vector<asio::const_buffer> gather_;
   protocol::BackendLimits server_limits_;
+
+  asio::steady_timer statement_timer_;
+  bool statement_timer_armed_ = false;
+  bool timed_out_ = false;  //!< the next 57014 from the server is our timeout
+  struct Parked {
+    std::unique_ptr<ServerConnection> server;
+    bool reusable;
+  };
+  std::vector<Parked> parked_;  //!< released servers waiting for their cancels
 
   bool writing_client_ = false;
   asio::steady_timer client_write_gate_;

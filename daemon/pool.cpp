@@ -11,6 +11,8 @@ namespace pgwarden::daemon {
 
 namespace {
 
+constexpr std::chrono::milliseconds kStatementTimeoutMargin{2000};
+
 std::chrono::milliseconds to_ms(conf::Seconds s) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(s);
 }
@@ -18,7 +20,10 @@ std::chrono::milliseconds to_ms(conf::Seconds s) {
 UpstreamOptions make_upstream_options(const conf::PoolSettings& settings) {
   UpstreamOptions options;
   options.connect_timeout = to_ms(settings.connect_timeout);
-  options.statement_timeout = to_ms(settings.query_timeout);
+  // The server's own statement_timeout is the backstop: pgwarden cancels at
+  // query_timeout itself, so its error names the limit and the server stays
+  // usable; the server fires only if that cancel never arrives.
+  options.statement_timeout = to_ms(settings.query_timeout) + kStatementTimeoutMargin;
   return options;
 }
 

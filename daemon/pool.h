@@ -43,6 +43,7 @@ class Pool : public std::enable_shared_from_this<Pool> {
   ~Pool();
 
   const std::string& name() const { return name_; }
+  const conf::PoolSettings& settings() const { return settings_; }
 
   //! Leases a server: an idle one, a new one while below max_size, or the
   //! next one released, waiting up to acquire_timeout. Run on the caller's

@@ -3,6 +3,10 @@
 // the server back once the client is between transactions.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
+#include <fmt/format.h>
+
 #include "daemon/client_session.h"
 #include "protocol/backend.h"
 #include "protocol/sqlstate.h"
@@ -134,8 +138,7 @@ std::size_t ClientSession::scan_server_bytes() {
     const char type = header.header.type;
     const std::size_t total = header.header.total_size();
     const std::size_t available = data.size() - pos;
-    const bool forward =
-        pending_.empty() || reaches_client(pending_.front().disposition, type);
+    bool forward = pending_.empty() || reaches_client(pending_.front().disposition, type);
     if (available < total) {
       if (needs_whole_message(type)) break;
       // Stream the start of a large message now, the rest as it arrives.
@@ -144,6 +147,25 @@ std::size_t ClientSession::scan_server_bytes() {
       passthrough_forward_ = forward;
       pos = data.size();
       break;
+    }
+    if (type == 'E' && forward && timed_out_) {
+      auto fields = proto::decode_error_fields(data.subspan(pos + 5, total - 5));
+      if (fields && fields->sqlstate == sqlstate::kQueryCanceled) {
+        // Our cancel, not the user's: say which limit fired.
+        timed_out_ = false;
+        continue_run(false);
+        const std::size_t offset = pump_out_.size();
+        const auto message =
+            fmt::format("canceling statement due to statement timeout");
+        const auto detail = fmt::format("The query_timeout of connection \"{}\" is {:g} s.",
+                                        tenant_->name,
+                                        tenant_->pool->settings().query_timeout.count());
+        proto::put_error(pump_out_, {.sqlstate = sqlstate::kQueryCanceled,
+                                     .message = message,
+                                     .detail = detail});
+        segments_.push_back({true, offset, pump_out_.size() - offset});
+        forward = false;
+      }
     }
     continue_run(forward);
     bool well_formed = true;
@@ -190,9 +212,13 @@ void ClientSession::on_server_message(char type, proto::ByteView body, bool& wel
     }
     case BackendType::CommandComplete: {
       auto tag = proto::decode_command_complete(body);
-      // These drop every prepared statement on the server, ours included.
+      // These drop every prepared statement on the server, ours included,
+      // and, when the client asked, every statement the client named.
       if (tag && (*tag == "DISCARD ALL" || *tag == "DEALLOCATE ALL")) {
         server_->statements().clear();
+        if (!pending_.empty() && pending_.front().disposition == Disposition::Forward) {
+          statements_.clear();
+        }
       }
       return;
     }
@@ -204,6 +230,15 @@ void ClientSession::on_server_message(char type, proto::ByteView body, bool& wel
 void ClientSession::complete_request(char type) {
   const PendingRequest done = std::move(pending_.front());
   pending_.pop_front();
+  if (done.request == 'Q' || done.request == 'E') {
+    // The next statement, if any, gets a full query_timeout of its own.
+    disarm_statement_timer();
+    if (std::any_of(pending_.begin(), pending_.end(), [](const PendingRequest& r) {
+          return r.request == 'Q' || r.request == 'E';
+        })) {
+      arm_statement_timer();
+    }
+  }
   if (type != 'E' || done.request == 'Q') return;
   // An extended-protocol request failed: the server skips everything up to
   // the next Sync, so nothing else of this batch will be answered.
@@ -250,7 +285,8 @@ void ClientSession::unlink_server(bool reusable) {
                                   }),
                    pending_.end());
   }
-  tenant_->pool->release(std::move(server_), reusable);
+  disarm_statement_timer();
+  release_or_park(std::move(server_), reusable);
 }
 
 awaitable<error_code> ClientSession::write_client(std::span<const asio::const_buffer> buffers) {
@@ -267,6 +303,58 @@ awaitable<error_code> ClientSession::write_client(std::span<const asio::const_bu
 awaitable<error_code> ClientSession::write_client(std::string_view bytes) {
   const asio::const_buffer buffer = asio::buffer(bytes);
   co_return co_await write_client(std::span<const asio::const_buffer>(&buffer, 1));
+}
+
+void ClientSession::arm_statement_timer() {
+  const auto timeout = tenant_->pool->settings().query_timeout;
+  if (timeout.count() <= 0) return;
+  statement_timer_armed_ = true;
+  statement_timer_.expires_after(std::chrono::duration_cast<Clock::duration>(timeout));
+  statement_timer_.async_wait([weak = weak_from_this()](const error_code& ec) {
+    auto self = weak.lock();
+    if (ec || !self || !self->statement_timer_armed_) return;
+    self->statement_timer_armed_ = false;
+    if (!self->server_ || self->pending_.empty()) return;
+    spdlog::info("client {}: statement on \"{}\" ran past query_timeout, cancelling it",
+                 self->client_pid_, self->tenant_->name);
+    self->timed_out_ = true;
+    self->cancel_on_server();
+  });
+}
+
+void ClientSession::disarm_statement_timer() {
+  if (statement_timer_armed_) statement_timer_.cancel();
+  statement_timer_armed_ = false;
+  timed_out_ = false;
+}
+
+void ClientSession::cancel_on_server() {
+  ServerConnection* server = server_.get();
+  ++server->cancels_in_flight;
+  asio::co_spawn(
+      strand_,
+      [self = shared_from_this(), server, endpoint = server->endpoint(),
+       pid = server->backend_pid(), key = server->cancel_key()]() -> awaitable<void> {
+        co_await send_cancel_request(endpoint, pid, key, std::chrono::seconds(5));
+        // Delivered (or given up on): the server may be handed out again.
+        --server->cancels_in_flight;
+        auto parked = std::find_if(self->parked_.begin(), self->parked_.end(),
+                                   [server](const Parked& p) { return p.server.get() == server; });
+        if (parked != self->parked_.end() && server->cancels_in_flight == 0) {
+          auto entry = std::move(*parked);
+          self->parked_.erase(parked);
+          self->tenant_->pool->release(std::move(entry.server), entry.reusable);
+        }
+      },
+      asio::detached);
+}
+
+void ClientSession::release_or_park(std::unique_ptr<ServerConnection> server, bool reusable) {
+  if (server->cancels_in_flight > 0) {
+    parked_.push_back({std::move(server), reusable});
+    return;
+  }
+  tenant_->pool->release(std::move(server), reusable);
 }
 
 }  // namespace pgwarden::daemon

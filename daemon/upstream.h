@@ -57,6 +57,11 @@ class ServerConnection {
   const std::vector<std::byte>& cancel_key() const { return cancel_key_; }
   const tcp::endpoint& endpoint() const { return endpoint_; }
 
+  //! CancelRequests sent for this server and not yet delivered. While any
+  //! is in flight the server is not reused, so a late cancel cannot hit
+  //! another client's statement (PgBouncer's SV_BEING_CANCELED).
+  int cancels_in_flight = 0;
+
   Clock::time_point created_at() const { return created_at_; }
   Clock::time_point idle_since() const { return idle_since_; }
   void mark_idle() { idle_since_ = Clock::now(); }

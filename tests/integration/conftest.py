@@ -12,6 +12,7 @@ The world they build:
   pgwarden users and their connection records (user / name -> upstream)
     acme      / analytics    -> analyst@analytics
     acme      / bench        -> bencher@bench
+    acme      / slow         -> analyst@analytics, query_timeout = 1 s
     acme      / unreachable  -> analyst@<a closed port>/analytics
     acme      / badpass      -> analyst with a wrong password
     tenant_a  / tenant_a_db  -> tenant_a@tenant_a_db
@@ -92,6 +93,8 @@ def pgwarden(world):
         r = world.roles
         daemon.add_connection("acme", "analytics", pg.url("analytics", "analyst", r["analyst"]))
         daemon.add_connection("acme", "bench", pg.url("bench", "bencher", r["bencher"]))
+        daemon.add_connection("acme", "slow", pg.url("analytics", "analyst", r["analyst"]),
+                              query_timeout=1)
         daemon.add_connection("acme", "unreachable",
                               pg.url("analytics", "analyst", r["analyst"], port=world.closed_port))
         daemon.add_connection("acme", "badpass",

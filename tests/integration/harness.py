@@ -20,7 +20,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, Sequence, TypeVar
 
@@ -371,6 +371,7 @@ class Connection:
     user: str
     name: str
     url: str
+    settings: dict = field(default_factory=dict)  # per-connection overrides, e.g. query_timeout
 
 
 class Pgwarden:
@@ -424,8 +425,8 @@ class Pgwarden:
         self.users[name] = password or new_password()
         return self.users[name]
 
-    def add_connection(self, user: str, name: str, url: str) -> None:
-        self.connections.append(Connection(user, name, url))
+    def add_connection(self, user: str, name: str, url: str, **settings) -> None:
+        self.connections.append(Connection(user, name, url, settings))
 
     def render_config(self, port: int | None = None) -> str:
         """The TOML for the current users and connections (verifiers and
@@ -439,7 +440,8 @@ class Pgwarden:
                        f"password = {toml_str(self.verifier(password))}\n")
         for c in self.connections:
             out.append(f"[[connections]]\nuser = {toml_str(c.user)}\nname = {toml_str(c.name)}\n"
-                       f"connection_string_encrypted = {toml_str(self.encrypt(c.url))}\n")
+                       f"connection_string_encrypted = {toml_str(self.encrypt(c.url))}\n"
+                       + "".join(f"{k} = {v}\n" for k, v in c.settings.items()))
         return "\n".join(out)
 
     def write_config(self) -> Path:
