@@ -1,0 +1,66 @@
+// A bounded, sharded LRU of decisions keyed by exact statement text, so a
+// repeated statement costs a hash lookup instead of a parse.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "policy/classifier.h"
+
+namespace pgwarden::policy::detail {
+
+class DecisionCache {
+ public:
+  //! capacity > 0. Entries are spread over shards, each with its own lock,
+  //! so event-loop threads rarely wait for each other.
+  explicit DecisionCache(std::size_t capacity);
+
+  //! A decision made under the same rules generation, or nullopt (counted).
+  std::optional<Decision> find(std::string_view text, std::size_t hash, std::uint64_t generation);
+  void insert(std::string_view text, std::size_t hash, std::uint64_t generation,
+              const Decision& decision);
+  void clear();
+
+  std::uint64_t hits() const { return hits_.load(std::memory_order_relaxed); }
+  std::uint64_t misses() const { return misses_.load(std::memory_order_relaxed); }
+  std::size_t size() const;
+
+ private:
+  struct Key {
+    std::string_view text;
+    std::size_t hash;
+    bool operator==(const Key& other) const { return text == other.text; }
+  };
+  struct KeyHash {
+    std::size_t operator()(const Key& k) const { return k.hash; }
+  };
+  struct Entry {
+    std::string text;
+    std::size_t hash;
+    std::uint64_t generation;
+    Decision decision;
+  };
+  struct Shard {
+    std::mutex mutex;
+    std::size_t capacity = 0;
+    std::list<Entry> lru;  // front: most recently used
+    std::unordered_map<Key, std::list<Entry>::iterator, KeyHash> index;
+  };
+
+  Shard& shard_for(std::size_t hash) { return *shards_[(hash >> 7) % shards_.size()]; }
+
+  std::vector<std::unique_ptr<Shard>> shards_;
+  std::atomic<std::uint64_t> hits_{0};
+  std::atomic<std::uint64_t> misses_{0};
+};
+
+}  // namespace pgwarden::policy::detail
