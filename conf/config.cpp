@@ -74,7 +74,7 @@ class Loader {
   std::shared_ptr<const Config> load(const toml::table& root) {
     auto config = std::make_shared<Config>();
     config->source = source_;
-    allow_only(root, "", {"server", "pool", "log", "users", "connections"});
+    allow_only(root, "", {"server", "pool", "log", "admin", "catalog", "users", "connections"});
     if (const toml::table* t = table_at(root, "server", "server")) {
       load_server(*t, config->server);
     }
@@ -83,6 +83,10 @@ class Loader {
       load_pool(*t, "pool", config->pool);
     }
     if (const toml::table* t = table_at(root, "log", "log")) load_log(*t, config->log);
+    if (const toml::table* t = table_at(root, "admin", "admin")) load_admin(*t, config->admin);
+    if (const toml::table* t = table_at(root, "catalog", "catalog")) {
+      load_catalog(*t, config->catalog);
+    }
     for_each_entry(root, "users", [&](const toml::table& t, const std::string& path) {
       load_user(t, path, *config);
     });
@@ -312,6 +316,54 @@ class Loader {
       fail(node->source(), "log.level", "must be one of trace, debug, info, warn, error");
     }
     log.level = level;
+  }
+
+  void load_admin(const toml::table& t, AdminSettings& admin) const {
+    allow_only(t, "admin", {"listen", "token_file"});
+    if (const toml::node* node = t.get("listen")) {
+      const std::string text = string_at(*node, "admin.listen");
+      if (text.starts_with("unix:")) {
+        admin.unix_socket = text.substr(5);
+        if (!admin.unix_socket.starts_with('/')) {
+          fail(node->source(), "admin.listen",
+               "a Unix socket must be an absolute path (unix:/...)");
+        }
+        // sockaddr_un.sun_path is 108 bytes including the terminating NUL.
+        if (admin.unix_socket.size() > 107) {
+          fail(node->source(), "admin.listen", "Unix socket path is longer than 107 bytes");
+        }
+      } else {
+        admin.listen = parse_listen(*node, "admin.listen", text);
+      }
+    }
+    if (const toml::node* node = t.get("token_file")) {
+      admin.token_file = string_at(*node, "admin.token_file");
+      if (admin.token_file.empty()) fail(node->source(), "admin.token_file", "must not be empty");
+    }
+  }
+
+  void load_catalog(const toml::table& t, CatalogSettings& catalog) const {
+    allow_only(t, "catalog", {"path", "url", "schema_cache_ttl"});
+    if (const toml::node* node = t.get("path")) {
+      catalog.path = string_at(*node, "catalog.path");
+      if (catalog.path.empty()) fail(node->source(), "catalog.path", "must not be empty");
+    }
+    if (const toml::node* node = t.get("url")) {
+      // The URL usually carries the catalog's password: no message quotes it.
+      catalog.url = string_at(*node, "catalog.url");
+      const bool uri =
+          catalog.url.starts_with("postgresql://") || catalog.url.starts_with("postgres://");
+      if (!uri && catalog.url.find('=') == std::string::npos) {
+        fail(node->source(), "catalog.url",
+             "must be a libpq URI (postgresql://user:password@host:port/dbname) or key=value "
+             "connection string; the value is not shown");
+      }
+      if (t.get("path") != nullptr) {
+        fail(node->source(), "catalog.url",
+             "set either path (SQLite) or url (PostgreSQL), not both");
+      }
+    }
+    if (auto v = seconds_at(t, "schema_cache_ttl", "catalog", true)) catalog.schema_cache_ttl = *v;
   }
 
   void load_user(const toml::table& t, const std::string& path, Config& config) const {

@@ -57,16 +57,38 @@ struct LogSettings {
   std::string level = "info";  //!< trace, debug, info, warn, error
 };
 
+//! The admin HTTP API ([admin]).
+struct AdminSettings {
+  //! TCP address of the API; loopback by default.
+  ListenAddress listen{"127.0.0.1", 6480};
+  //! When set (listen = "unix:/path"), the API listens on this Unix-domain
+  //! socket instead of TCP.
+  std::string unix_socket;
+  //! File holding the bearer token; when empty, PGWARDEN_ADMIN_TOKEN is used.
+  std::string token_file;
+};
+
+//! Where connection records and users live ([catalog]).
+struct CatalogSettings {
+  //! SQLite file; empty = the default location (catalog::default_catalog_path).
+  std::string path;
+  //! libpq URI of a shared PostgreSQL catalog; when set, path is not used.
+  //! Holds a password: never part of a message.
+  std::string url;
+  //! How long an introspected schema is served from the cache.
+  Seconds schema_cache_ttl{86400};
+};
+
 struct UserConfig {
   std::string name;
   std::string verifier;  //!< SCRAM-SHA-256$..., validated at load
 };
 
 struct ConnectionConfig {
-  std::string user;  //!< owning user; clients log in as this user
-  std::string name;  //!< clients use it as the database name
+  std::string user;                         //!< owning user; clients log in as this user
+  std::string name;                         //!< clients use it as the database name
   std::string connection_string_encrypted;  //!< Fernet token of a libpq URI
-  PoolSettings pool;  //!< [pool] defaults with this entry's overrides applied
+  PoolSettings pool;                        //!< [pool] defaults with this entry's overrides applied
 };
 
 struct Config {
@@ -74,6 +96,8 @@ struct Config {
   ServerSettings server;
   PoolSettings pool;
   LogSettings log;
+  AdminSettings admin;
+  CatalogSettings catalog;
   std::vector<UserConfig> users;
   std::vector<ConnectionConfig> connections;
 
@@ -85,9 +109,9 @@ struct Config {
 //! One precise complaint: "FILE:LINE:COL: KEY: WHAT".
 struct ConfigError {
   std::string file;
-  std::uint32_t line = 0;    //!< 0 when not tied to a line
+  std::uint32_t line = 0;  //!< 0 when not tied to a line
   std::uint32_t column = 0;
-  std::string key;           //!< dotted path, e.g. "connections[1].user"
+  std::string key;  //!< dotted path, e.g. "connections[1].user"
   std::string message;
   std::string to_string() const;
 };

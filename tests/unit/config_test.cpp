@@ -82,6 +82,13 @@ BOOST_AUTO_TEST_CASE(defaults) {
   BOOST_TEST(c->pool.server_lifetime.count() == 3600.0);
   BOOST_TEST(c->pool.idle_transaction_timeout.count() == 0.0);
   BOOST_TEST(c->log.level == "info");
+  BOOST_TEST(c->admin.listen.host == "127.0.0.1");
+  BOOST_TEST(c->admin.listen.port == 6480);
+  BOOST_TEST(c->admin.unix_socket.empty());
+  BOOST_TEST(c->admin.token_file.empty());
+  BOOST_TEST(c->catalog.path.empty());
+  BOOST_TEST(c->catalog.url.empty());
+  BOOST_TEST(c->catalog.schema_cache_ttl.count() == 86400.0);
   BOOST_TEST(c->users.empty());
   BOOST_TEST(c->connections.empty());
 }
@@ -108,6 +115,14 @@ idle_transaction_timeout = 30
 
 [log]
 level = "debug"
+
+[admin]
+listen = "[::1]:7480"
+token_file = "/etc/pgwarden/token"
+
+[catalog]
+path = "/tmp/catalog.db"
+schema_cache_ttl = 3600
 )" + kUser + connection("alice", "sales", "max_size = 3\nquery_timeout = 5\n") +
                     connection("alice", "hr"));
   BOOST_REQUIRE_EQUAL(c->server.listen.size(), 3U);
@@ -127,6 +142,11 @@ level = "debug"
   BOOST_TEST(c->pool.server_lifetime.count() == 7200.0);
   BOOST_TEST(c->pool.idle_transaction_timeout.count() == 30.0);
   BOOST_TEST(c->log.level == "debug");
+  BOOST_TEST(c->admin.listen.host == "::1");
+  BOOST_TEST(c->admin.listen.port == 7480);
+  BOOST_TEST(c->admin.token_file == "/etc/pgwarden/token");
+  BOOST_TEST(c->catalog.path == "/tmp/catalog.db");
+  BOOST_TEST(c->catalog.schema_cache_ttl.count() == 3600.0);
   BOOST_REQUIRE_EQUAL(c->users.size(), 1U);
   BOOST_TEST(c->users[0].name == "alice");
   BOOST_TEST(c->users[0].verifier == kVerifier);
@@ -268,7 +288,9 @@ BOOST_AUTO_TEST_SUITE(rejects)
 
 BOOST_AUTO_TEST_CASE(unknown_keys_everywhere) {
   BOOST_TEST(what("bogus = 1") == "bogus: unknown key");
-  BOOST_TEST(what("[admin]\nport = 1") == "admin: unknown key");
+  BOOST_TEST(what("[admin]\nport = 1") == "admin.port: unknown key");
+  BOOST_TEST(what("[catalog]\ndsn = \"x\"") == "catalog.dsn: unknown key");
+  BOOST_TEST(what("[metrics]\nport = 1") == "metrics: unknown key");
   BOOST_TEST(what("[pool]\nmax_sise = 3") == "pool.max_sise: unknown key");
   BOOST_TEST(what("[log]\nformat = \"json\"") == "log.format: unknown key");
   BOOST_TEST(what(kUser + "role = \"admin\"\n") == "users[0].role: unknown key");
@@ -385,6 +407,37 @@ BOOST_AUTO_TEST_CASE(connection_pool_overrides_are_validated) {
              "connections[0].connect_timeout: must be greater than 0");
   // [pool] min_size 5 + an override max_size 20 is fine, though 5 > default.
   ok("[pool]\nmin_size = 5\nmax_size = 5\n" + kUser + connection("alice", "x", "max_size = 20\n"));
+}
+
+BOOST_AUTO_TEST_CASE(admin_and_catalog) {
+  BOOST_TEST(what("[admin]\nlisten = \"6480\"").starts_with("admin.listen: must be \"host:port\""));
+  BOOST_TEST(what("[admin]\nlisten = [\"127.0.0.1:6480\"]") ==
+             "admin.listen: must be a string, not an array");
+  BOOST_TEST(what("[admin]\nlisten = \"unix:run/admin.sock\"") ==
+             "admin.listen: a Unix socket must be an absolute path (unix:/...)");
+  BOOST_TEST(what("[admin]\nlisten = \"unix:/" + std::string(120, 'a') + "\"") ==
+             "admin.listen: Unix socket path is longer than 107 bytes");
+  BOOST_TEST(what("[admin]\ntoken_file = \"\"") == "admin.token_file: must not be empty");
+  BOOST_TEST(what("[catalog]\npath = \"\"") == "catalog.path: must not be empty");
+  BOOST_TEST(what("[catalog]\nschema_cache_ttl = 0") ==
+             "catalog.schema_cache_ttl: must be greater than 0");
+  BOOST_TEST(what("[catalog]\npath = \"/tmp/c.db\"\nurl = \"postgresql://u@h/db\"") ==
+             "catalog.url: set either path (SQLite) or url (PostgreSQL), not both");
+
+  const auto unix_socket = ok("[admin]\nlisten = \"unix:/run/pgwarden/admin.sock\"");
+  BOOST_TEST(unix_socket->admin.unix_socket == "/run/pgwarden/admin.sock");
+  const auto url = ok("[catalog]\nurl = \"host=db user=pgwarden password=hunter2hunter2\"");
+  BOOST_TEST(url->catalog.url == "host=db user=pgwarden password=hunter2hunter2");
+  BOOST_TEST(url->catalog.path.empty());
+}
+
+// catalog.url carries the catalog's password; a rejected one is not quoted.
+BOOST_AUTO_TEST_CASE(catalog_url_not_echoed) {
+  const ConfigError e = error("[catalog]\nurl = \"mysql://root:hunter2hunter2@db/x\"");
+  BOOST_TEST(e.key == "catalog.url");
+  BOOST_TEST(e.line == 2U);
+  BOOST_TEST(e.to_string().find("hunter2") == std::string::npos);
+  BOOST_TEST(e.message.find("the value is not shown") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(log_level) {
@@ -525,6 +578,12 @@ BOOST_AUTO_TEST_CASE(example_file_loads) {
   BOOST_TEST(c.pool.idle_transaction_timeout.count() ==
              defaults.pool.idle_transaction_timeout.count());
   BOOST_TEST(c.log.level == defaults.log.level);
+  BOOST_TEST(c.admin.listen.host == defaults.admin.listen.host);
+  BOOST_TEST(c.admin.listen.port == defaults.admin.listen.port);
+  BOOST_TEST(c.admin.token_file == defaults.admin.token_file);
+  BOOST_TEST(c.catalog.path == defaults.catalog.path);
+  BOOST_TEST(c.catalog.url == defaults.catalog.url);
+  BOOST_TEST(c.catalog.schema_cache_ttl.count() == defaults.catalog.schema_cache_ttl.count());
   BOOST_TEST(c.users.size() == 1U);
   BOOST_TEST(c.connections.size() == 2U);
   BOOST_TEST(c.find_connection("analyst", "sales") != nullptr);
