@@ -56,8 +56,7 @@ awaitable<void> ClientSession::relay() {
     const bool keep_going = co_await take_client_messages();
     if (!to_server_.empty() && server_) {
       writing_server_ = true;
-      auto [write_ec, written] =
-          co_await asio::async_write(server_->socket(), asio::buffer(to_server_), use_nothrow);
+      auto [write_ec, written] = co_await server_->write(asio::buffer(to_server_));
       (void)written;
       writing_server_ = false;
       if (write_ec && server_) {

@@ -56,12 +56,14 @@ struct Pool::WaiterGuard {
 };
 
 Pool::Pool(std::string name, catalog::ConnInfo info, conf::PoolSettings settings,
-           asio::any_io_executor background)
+           std::shared_ptr<asio::ssl::context> tls, asio::any_io_executor background)
     : name_(std::move(name)),
       info_(std::move(info)),
       settings_(settings),
       upstream_options_(make_upstream_options(settings)),
-      background_(std::move(background)) {}
+      background_(std::move(background)) {
+  upstream_options_.tls = std::move(tls);
+}
 
 Pool::~Pool() { shut_down(); }
 

@@ -39,7 +39,7 @@ struct PoolStats {
 class Pool : public std::enable_shared_from_this<Pool> {
  public:
   Pool(std::string name, catalog::ConnInfo info, conf::PoolSettings settings,
-       asio::any_io_executor background);
+       std::shared_ptr<asio::ssl::context> tls, asio::any_io_executor background);
   ~Pool();
 
   const std::string& name() const { return name_; }
@@ -80,7 +80,7 @@ class Pool : public std::enable_shared_from_this<Pool> {
   const std::string name_;
   const catalog::ConnInfo info_;
   const conf::PoolSettings settings_;
-  const UpstreamOptions upstream_options_;
+  UpstreamOptions upstream_options_;
   asio::any_io_executor background_;
 
   mutable std::mutex mutex_;

@@ -61,9 +61,14 @@ bool ClientSession::server_is_clean() const {
 awaitable<void> ClientSession::pump_server() {
   // Runs while a server is linked; ends by giving it back or closing it.
   while (server_) {
+    if (closing_) {
+      // The client is gone. (Checked here too, not only on a cancelled read:
+      // the client loop's cancel is lost if it lands while we are writing.)
+      unlink_server(server_is_clean());
+      co_return;
+    }
     auto space = server_in_.prepare(kServerReadChunk);
-    auto [ec, n] = co_await server_->socket().async_read_some(
-        asio::buffer(space.data(), space.size()), use_nothrow);
+    auto [ec, n] = co_await server_->read_some(asio::buffer(space.data(), space.size()));
     if (ec) {
       if (closing_) {
         unlink_server(server_is_clean());

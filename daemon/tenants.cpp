@@ -24,12 +24,15 @@ std::variant<std::shared_ptr<TenantDirectory>, std::string> TenantDirectory::bui
     if (auto* error = std::get_if<std::string>(&parsed)) {
       return fmt::format("{}: connection string: {}", where, *error);
     }
+    auto& info = std::get<catalog::ConnInfo>(parsed);
+    std::string tls_error;
+    auto tls = make_upstream_tls_context(info, tls_error);
+    if (!tls_error.empty()) return fmt::format("{}: {}", where, tls_error);
     auto tenant = std::make_shared<Tenant>();
     tenant->user = connection.user;
     tenant->name = connection.name;
-    tenant->pool = std::make_shared<Pool>(connection.name,
-                                          std::move(std::get<catalog::ConnInfo>(parsed)),
-                                          connection.pool, background);
+    tenant->pool = std::make_shared<Pool>(connection.name, std::move(info), connection.pool,
+                                          std::move(tls), background);
     directory->tenants_.emplace(std::pair{connection.user, connection.name}, std::move(tenant));
   }
   return directory;

@@ -1,6 +1,9 @@
 // Upstream login: connect, startup packet, authentication, first ReadyForQuery.
 #include "daemon/upstream.h"
 
+#include <fmt/format.h>
+#include <openssl/ssl.h>
+
 #include <poll.h>
 
 #include <spdlog/spdlog.h>
@@ -58,11 +61,11 @@ class Login {
         {"statement_timeout", timeout_ms},
     };
     proto::put_startup_message(out, params);
-    if (auto ec = co_await write_all(server_.socket(), out)) {
+    if (auto [ec, n] = co_await server_.write(asio::buffer(out)); ec) {
       co_return failure(UpstreamFailure::Refused);
     }
     for (;;) {
-      auto read = co_await read_backend_message(server_.socket(), buffer_, limits_);
+      auto read = co_await read_backend_message(server_, buffer_, limits_);
       if (read.status == ReadStatus::Closed) co_return failure(UpstreamFailure::Refused);
       if (read.status == ReadStatus::Malformed) co_return failure(UpstreamFailure::Protocol);
       auto error = co_await handle(read.frame);
@@ -155,7 +158,7 @@ class Login {
         co_return failure(UpstreamFailure::Unsupported,
                           "the server asks for an authentication method pgwarden does not support");
     }
-    if (auto ec = co_await write_all(server_.socket(), out)) {
+    if (auto [ec, n] = co_await server_.write(asio::buffer(out)); ec) {
       co_return failure(UpstreamFailure::Refused);
     }
     co_return std::nullopt;
@@ -176,10 +179,57 @@ class Login {
   bool ready_ = false;
 };
 
+//! Asks for TLS (SSLRequest) and, if the server agrees, wraps the socket.
+//! Returns an error, or nullopt with the connection in TLS or (when the
+//! mode allows it) still in clear.
+awaitable<std::optional<UpstreamError>> negotiate_tls(ServerConnection& server,
+                                                      const catalog::ConnInfo& info,
+                                                      asio::ssl::context& context) {
+  std::string request;
+  proto::put_ssl_request(request);
+  if (auto [ec, n] = co_await server.write(asio::buffer(request)); ec) {
+    co_return failure(UpstreamFailure::Refused);
+  }
+  // Exactly one byte: anything the server sent after it would be data
+  // injected before encryption (CVE-2021-23222); an 'E' here is never shown
+  // (CVE-2024-10977).
+  char answer = 0;
+  auto [read_ec, n] =
+      co_await asio::async_read(server.socket(), asio::buffer(&answer, 1), use_nothrow);
+  if (read_ec) co_return failure(UpstreamFailure::Refused);
+  if (answer == 'N') {
+    if (info.ssl_mode >= catalog::SslMode::Require) {
+      co_return failure(UpstreamFailure::TlsFailed,
+                        fmt::format("The server does not support SSL, but ssl_mode={}.",
+                                    catalog::to_string(info.ssl_mode)));
+    }
+    co_return std::nullopt;
+  }
+  if (answer != 'S') co_return failure(UpstreamFailure::Protocol);
+  error_code pending;
+  if (server.socket().available(pending) > 0) co_return failure(UpstreamFailure::Protocol);
+
+  auto& tls = server.start_tls(context);
+  // SNI, and for verify-full the name check, as libpq does.
+  SSL_set_tlsext_host_name(tls.native_handle(), info.host.c_str());
+  if (info.ssl_mode == catalog::SslMode::VerifyFull) {
+    tls.set_verify_callback(asio::ssl::host_name_verification(info.host));
+  }
+  auto [handshake_ec] = co_await tls.async_handshake(asio::ssl::stream_base::client, use_nothrow);
+  if (handshake_ec) {
+    // OpenSSL's reason ("certificate verify failed"...) names no secret.
+    co_return failure(UpstreamFailure::TlsFailed,
+                      fmt::format("TLS handshake with the server failed: {}",
+                                  handshake_ec.message()));
+  }
+  co_return std::nullopt;
+}
+
 awaitable<std::optional<UpstreamError>> connect_and_login(ServerConnection& server,
                                                           tcp::resolver& resolver,
                                                           const catalog::ConnInfo& info,
-                                                          const UpstreamOptions& options) {
+                                                          const UpstreamOptions& options,
+                                                          bool use_tls) {
   auto [resolve_ec, endpoints] =
       co_await resolver.async_resolve(info.host, std::to_string(info.port), use_nothrow);
   if (resolve_ec) co_return failure(UpstreamFailure::Refused);
@@ -189,11 +239,30 @@ awaitable<std::optional<UpstreamError>> connect_and_login(ServerConnection& serv
   error_code ignored;
   server.socket().set_option(tcp::no_delay(true), ignored);
 
+  if (use_tls && options.tls) {
+    if (auto error = co_await negotiate_tls(server, info, *options.tls)) co_return error;
+  }
   Login login(server, info);
   if (auto error = co_await login.run(options)) co_return error;
   server.set_identity(login.pid_, std::move(login.key_), endpoint);
   server.mark_idle();
   co_return std::nullopt;
+}
+
+awaitable<ConnectResult> connect_once(const catalog::ConnInfo& info, const UpstreamOptions& options,
+                                      bool use_tls) {
+  auto executor = co_await asio::this_coro::executor;
+  auto server = std::make_unique<ServerConnection>(tcp::socket(executor));
+  tcp::resolver resolver(executor);
+  Watchdog watchdog(executor, options.connect_timeout, [&] {
+    resolver.cancel();
+    error_code ignored;
+    server->socket().close(ignored);
+  });
+  auto error = co_await connect_and_login(*server, resolver, info, options, use_tls);
+  if (watchdog.fired()) co_return failure(UpstreamFailure::Timeout);
+  if (error) co_return std::move(*error);
+  co_return std::move(server);
 }
 
 }  // namespace
@@ -212,6 +281,7 @@ std::string UpstreamError::user_message() const {
       return "The server sent an invalid message during login.";
     case UpstreamFailure::ServerError:
     case UpstreamFailure::Unsupported:
+    case UpstreamFailure::TlsFailed:
       return message;
   }
   return message;
@@ -224,38 +294,66 @@ std::string UpstreamError::hint() const {
 
 awaitable<ConnectResult> connect_upstream(const catalog::ConnInfo& info,
                                           const UpstreamOptions& options) {
-  if (info.ssl_mode >= catalog::SslMode::Require) {
-    co_return failure(UpstreamFailure::Unsupported,
-                      "TLS to upstream servers is not supported yet; use ssl_mode=prefer or disable");
+  // libpq's order: allow tries clear text first and TLS if the server
+  // insists; prefer and stronger modes ask for TLS first.
+  const bool tls_first = info.ssl_mode >= catalog::SslMode::Prefer;
+  auto result = co_await connect_once(info, options, tls_first);
+  if (info.ssl_mode == catalog::SslMode::Allow) {
+    if (auto* error = std::get_if<UpstreamError>(&result);
+        error && error->kind == UpstreamFailure::SslRequired) {
+      result = co_await connect_once(info, options, true);
+    }
   }
-  auto executor = co_await asio::this_coro::executor;
-  auto server = std::make_unique<ServerConnection>(tcp::socket(executor));
-  tcp::resolver resolver(executor);
-  Watchdog watchdog(executor, options.connect_timeout, [&] {
-    resolver.cancel();
-    error_code ignored;
-    server->socket().close(ignored);
-  });
-  auto error = co_await connect_and_login(*server, resolver, info, options);
-  if (watchdog.fired()) co_return failure(UpstreamFailure::Timeout);
-  if (error) co_return std::move(*error);
-  co_return std::move(server);
+  co_return result;
+}
+
+std::shared_ptr<asio::ssl::context> make_upstream_tls_context(const catalog::ConnInfo& info,
+                                                             std::string& error) {
+  if (info.ssl_mode == catalog::SslMode::Disable) return nullptr;
+  auto context = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
+  context->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                       asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                       asio::ssl::context::no_tlsv1_1);
+  if (info.ssl_mode >= catalog::SslMode::VerifyCa) {
+    error_code ec;
+    if (!info.ssl_root_cert.empty()) {
+      context->load_verify_file(info.ssl_root_cert, ec);
+      if (ec) {
+        error = fmt::format("cannot read sslrootcert \"{}\": {}", info.ssl_root_cert, ec.message());
+        return nullptr;
+      }
+    } else {
+      context->set_default_verify_paths(ec);
+    }
+    context->set_verify_mode(asio::ssl::verify_peer);
+  } else {
+    // require/prefer/allow encrypt without checking who answers, as libpq
+    // does without a root certificate.
+    context->set_verify_mode(asio::ssl::verify_none);
+  }
+  return context;
 }
 
 bool ServerConnection::has_pending_input() {
-  pollfd fd{socket_.native_handle(), POLLIN, 0};
+  pollfd fd{socket().native_handle(), POLLIN, 0};
   return ::poll(&fd, 1, 0) != 0;
 }
 
 void ServerConnection::close() {
-  if (!socket_.is_open()) return;
+  auto& lowest = socket();
+  if (!lowest.is_open()) return;
+  // Best effort, never blocking: a polite Terminate, then close.
   std::string out;
   protocol::put_terminate(out);
   error_code ignored;
-  socket_.non_blocking(true, ignored);
-  asio::write(socket_, asio::buffer(out), ignored);
-  socket_.shutdown(tcp::socket::shutdown_both, ignored);
-  socket_.close(ignored);
+  lowest.non_blocking(true, ignored);
+  if (tls_) {
+    asio::write(*tls_, asio::buffer(out), ignored);
+  } else {
+    asio::write(lowest, asio::buffer(out), ignored);
+  }
+  lowest.shutdown(tcp::socket::shutdown_both, ignored);
+  lowest.close(ignored);
 }
 
 awaitable<void> send_cancel_request(tcp::endpoint endpoint, std::uint32_t pid,

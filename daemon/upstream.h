@@ -4,9 +4,13 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <tuple>
 #include <string>
 #include <variant>
 #include <vector>
+
+#include <boost/asio/ssl.hpp>
 
 #include "catalog/conninfo.h"
 #include "daemon/asio.h"
@@ -24,6 +28,7 @@ enum class UpstreamFailure {
   ServerError,   //!< any other error the server reported at login
   Protocol,      //!< the server said something we do not understand
   Unsupported,   //!< a setting pgwarden cannot honour yet
+  TlsFailed,     //!< ssl_mode demands TLS the server cannot give, or the handshake failed
 };
 
 struct UpstreamError {
@@ -36,6 +41,9 @@ struct UpstreamError {
 };
 
 struct UpstreamOptions {
+  //! TLS settings for this connection record (CA file, verification); built
+  //! once per pool and shared by its connections.
+  std::shared_ptr<asio::ssl::context> tls;
   std::chrono::milliseconds connect_timeout{5000};
   std::chrono::milliseconds statement_timeout{30000};
   std::string application_name = "pgwarden";
@@ -45,7 +53,26 @@ class ServerConnection {
  public:
   explicit ServerConnection(tcp::socket socket) : socket_(std::move(socket)) {}
 
-  tcp::socket& socket() { return socket_; }
+  //! The TCP socket under any TLS layer (for cancel, close, address).
+  tcp::socket& socket() { return tls_ ? tls_->next_layer() : socket_; }
+  bool uses_tls() const { return tls_.has_value(); }
+
+  //! Reads and writes through TLS when the connection negotiated it.
+  awaitable<std::tuple<error_code, std::size_t>> read_some(asio::mutable_buffer buffer) {
+    if (tls_) co_return co_await tls_->async_read_some(buffer, use_nothrow);
+    co_return co_await socket_.async_read_some(buffer, use_nothrow);
+  }
+  template <typename ConstBuffers>
+  awaitable<std::tuple<error_code, std::size_t>> write(const ConstBuffers& buffers) {
+    if (tls_) co_return co_await asio::async_write(*tls_, buffers, use_nothrow);
+    co_return co_await asio::async_write(socket_, buffers, use_nothrow);
+  }
+
+  //! Wraps the connected socket in TLS (after the server answered 'S').
+  asio::ssl::stream<tcp::socket>& start_tls(asio::ssl::context& context) {
+    tls_.emplace(std::move(socket_), context);
+    return *tls_;
+  }
   //! Parameters this server reported, kept current while it is in use.
   ParameterMap& parameters() { return parameters_; }
   const ParameterMap& parameters() const { return parameters_; }
@@ -82,6 +109,7 @@ class ServerConnection {
 
  private:
   tcp::socket socket_;
+  std::optional<asio::ssl::stream<tcp::socket>> tls_;
   ParameterMap parameters_;
   ServerStatements statements_;
   std::uint32_t backend_pid_ = 0;
@@ -92,6 +120,11 @@ class ServerConnection {
 };
 
 using ConnectResult = std::variant<std::unique_ptr<ServerConnection>, UpstreamError>;
+
+//! The TLS context for a connection record's ssl_mode and root certificate;
+//! nullptr with an error message when the settings cannot be honoured.
+std::shared_ptr<asio::ssl::context> make_upstream_tls_context(const catalog::ConnInfo& info,
+                                                             std::string& error);
 
 //! Resolves, connects, sends the startup packet with pgwarden's pinned
 //! settings, authenticates (SCRAM-SHA-256, md5, cleartext or trust) and reads

@@ -17,9 +17,11 @@ struct ReadResult {
 };
 
 //! Reads until `buffer` holds one whole message (decoded by `decode`), reading
-//! in chunks of at least `chunk` bytes. The caller consumes frame.total_size.
-template <typename Decode>
-awaitable<ReadResult> read_frame(tcp::socket& socket, ByteBuffer& buffer, Decode decode,
+//! in chunks of at least `chunk` bytes with `read_some(mutable_buffer)`, an
+//! awaitable yielding (error_code, bytes). The caller consumes
+//! frame.total_size.
+template <typename ReadSome, typename Decode>
+awaitable<ReadResult> read_frame(ReadSome read_some, ByteBuffer& buffer, Decode decode,
                                  std::size_t chunk = 8192) {
   ReadResult result;
   for (;;) {
@@ -35,8 +37,7 @@ awaitable<ReadResult> read_frame(tcp::socket& socket, ByteBuffer& buffer, Decode
       co_return result;
     }
     auto space = buffer.prepare(chunk);
-    auto [ec, n] =
-        co_await socket.async_read_some(asio::buffer(space.data(), space.size()), use_nothrow);
+    auto [ec, n] = co_await read_some(asio::buffer(space.data(), space.size()));
     if (ec) {
       result.io_error = ec;
       co_return result;
@@ -47,16 +48,20 @@ awaitable<ReadResult> read_frame(tcp::socket& socket, ByteBuffer& buffer, Decode
 
 inline awaitable<ReadResult> read_frontend_message(tcp::socket& socket, ByteBuffer& buffer,
                                                    const protocol::FrontendLimits& limits) {
-  return read_frame(socket, buffer, [&limits](protocol::ByteView data) {
-    return protocol::decode_frontend_frame(data, limits);
-  });
+  return read_frame(
+      [&socket](asio::mutable_buffer b) { return socket.async_read_some(b, use_nothrow); },
+      buffer,
+      [&limits](protocol::ByteView data) { return protocol::decode_frontend_frame(data, limits); });
 }
 
-inline awaitable<ReadResult> read_backend_message(tcp::socket& socket, ByteBuffer& buffer,
-                                                  const protocol::BackendLimits& limits) {
-  return read_frame(socket, buffer, [&limits](protocol::ByteView data) {
-    return protocol::decode_backend_frame(data, limits);
-  });
+//! Same for backend messages, through any stream with a read_some member.
+template <typename Stream>
+awaitable<ReadResult> read_backend_message(Stream& stream, ByteBuffer& buffer,
+                                           const protocol::BackendLimits& limits) {
+  return read_frame([&stream](asio::mutable_buffer b) { return stream.read_some(b); }, buffer,
+                    [&limits](protocol::ByteView data) {
+                      return protocol::decode_backend_frame(data, limits);
+                    });
 }
 
 //! Writes all of `bytes`; returns the error, if any.
