@@ -12,6 +12,8 @@ set(_pgwarden_integration_files
   test_core.py
   test_protocol_edge.py
   test_cli.py
+  test_pooling_protocol.py
+  test_upstream_tls.py
 )
 
 foreach(_file IN LISTS _pgwarden_integration_files)
