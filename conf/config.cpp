@@ -34,6 +34,12 @@ constexpr std::array<std::string_view, 8> kPoolKeys = {
     "query_timeout",   "server_idle_timeout",
     "server_lifetime", "idle_transaction_timeout"};
 
+// [limits] keys, also accepted as per-connection overrides. query_timeout
+// lives in PoolSettings but may be given here too, where users look for it.
+constexpr std::array<std::string_view, 7> kLimitKeys = {
+    "queries_per_minute", "burst",           "max_result_rows", "max_result_bytes",
+    "allow_functions",    "log_query_text",  "query_timeout"};
+
 // Thrown only inside this file and turned into a value by parse_config.
 struct Failure {
   ConfigError error;
@@ -74,13 +80,18 @@ class Loader {
   std::shared_ptr<const Config> load(const toml::table& root) {
     auto config = std::make_shared<Config>();
     config->source = source_;
-    allow_only(root, "", {"server", "pool", "log", "admin", "catalog", "users", "connections"});
+    allow_only(root, "",
+               {"server", "pool", "limits", "log", "admin", "catalog", "users", "connections"});
     if (const toml::table* t = table_at(root, "server", "server")) {
       load_server(*t, config->server);
     }
     if (const toml::table* t = table_at(root, "pool", "pool")) {
       allow_only(*t, "pool", {}, kPoolKeys);
       load_pool(*t, "pool", config->pool);
+    }
+    if (const toml::table* t = table_at(root, "limits", "limits")) {
+      allow_only(*t, "limits", {}, kLimitKeys);
+      load_limits(*t, "limits", config->limits, config->pool);
     }
     if (const toml::table* t = table_at(root, "log", "log")) load_log(*t, config->log);
     if (const toml::table* t = table_at(root, "admin", "admin")) load_admin(*t, config->admin);
@@ -110,11 +121,13 @@ class Loader {
 
   void allow_only(const toml::table& table, std::string_view path,
                   std::initializer_list<std::string_view> allowed,
-                  std::span<const std::string_view> also_allowed = {}) const {
+                  std::span<const std::string_view> also_allowed = {},
+                  std::span<const std::string_view> and_allowed = {}) const {
     for (auto&& [key, node] : table) {
       const auto is_key = [&](std::string_view a) { return key.str() == a; };
       if (std::none_of(allowed.begin(), allowed.end(), is_key) &&
-          std::none_of(also_allowed.begin(), also_allowed.end(), is_key)) {
+          std::none_of(also_allowed.begin(), also_allowed.end(), is_key) &&
+          std::none_of(and_allowed.begin(), and_allowed.end(), is_key)) {
         fail(key.source(), join(path, key.str()), "unknown key");
       }
     }
@@ -185,6 +198,13 @@ class Loader {
       value = double(node->as_integer()->get());
     } else if (node->is_floating_point()) {
       value = node->as_floating_point()->get();
+    } else if (node->is_string()) {
+      auto parsed = parse_duration(node->as_string()->get());
+      if (!parsed) {
+        fail(node->source(), path,
+             "must be a number of seconds or a duration such as \"30s\", \"500ms\", \"5m\", \"1h\"");
+      }
+      value = *parsed;
     } else {
       fail(node->source(), path, "must be a number of seconds, not " + type_name(*node));
     }
@@ -193,6 +213,26 @@ class Loader {
     }
     if (positive && value == 0) fail(node->source(), path, "must be greater than 0");
     return Seconds(value);
+  }
+
+  // "30s", "500ms", "5m", "1h", "1d", "1.5s": a number and one unit.
+  static std::optional<double> parse_duration(std::string_view text) {
+    std::size_t split = 0;
+    while (split < text.size() &&
+           (std::isdigit(static_cast<unsigned char>(text[split])) || text[split] == '.')) {
+      ++split;
+    }
+    if (split == 0 || split == text.size()) return std::nullopt;
+    double number = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + split, number);
+    if (ec != std::errc() || end != text.data() + split) return std::nullopt;
+    const std::string_view unit = text.substr(split);
+    if (unit == "ms") return number / 1000;
+    if (unit == "s") return number;
+    if (unit == "m" || unit == "min") return number * 60;
+    if (unit == "h") return number * 3600;
+    if (unit == "d") return number * 86400;
+    return std::nullopt;
   }
 
   void check_name(const toml::node& node, const std::string& path, const std::string& name) const {
@@ -306,6 +346,64 @@ class Loader {
     }
   }
 
+  // Shared by [limits] and the overrides in a [[connections]] entry.
+  void load_limits(const toml::table& t, const std::string& path, LimitSettings& limits,
+                   PoolSettings& pool) const {
+    if (auto v = number_at(t, "queries_per_minute", path, 0, 1e9)) limits.queries_per_minute = *v;
+    if (auto v = number_at(t, "burst", path, 0, 1e9)) limits.burst = *v;
+    if (auto v = number_at(t, "max_result_rows", path, 0, 1e15)) {
+      limits.max_result_rows = static_cast<std::uint64_t>(*v);
+    }
+    if (auto v = number_at(t, "max_result_bytes", path, 0, 1e15)) {
+      limits.max_result_bytes = static_cast<std::uint64_t>(*v);
+    }
+    if (auto v = seconds_at(t, "query_timeout", path, true)) pool.query_timeout = *v;
+    if (const toml::node* node = t.get("log_query_text")) {
+      if (!node->is_boolean()) {
+        fail(node->source(), join(path, "log_query_text"), "must be true or false");
+      }
+      limits.log_query_text = node->as_boolean()->get();
+    }
+    if (const toml::node* node = t.get("allow_functions")) {
+      const std::string key = join(path, "allow_functions");
+      const toml::array* list = node->as_array();
+      if (list == nullptr) fail(node->source(), key, "must be a list of function names");
+      limits.allow_functions.clear();
+      for (const toml::node& item : *list) {
+        std::string name = string_at(item, key);
+        check_name(item, key, name);
+        for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        limits.allow_functions.push_back(std::move(name));
+      }
+    }
+  }
+
+  std::optional<double> number_at(const toml::table& table, std::string_view key,
+                                  const std::string& prefix, double min, double max) const {
+    const toml::node* node = table.get(key);
+    if (node == nullptr) return std::nullopt;
+    const std::string path = join(prefix, key);
+    double value = 0;
+    if (node->is_integer()) {
+      value = double(node->as_integer()->get());
+    } else if (node->is_floating_point()) {
+      value = node->as_floating_point()->get();
+    } else {
+      fail(node->source(), path, "must be a number, not " + type_name(*node));
+    }
+    if (!std::isfinite(value) || value < min || value > max) {
+      fail(node->source(), path, "must be between " + format_number(min) + " and " +
+                                     format_number(max));
+    }
+    return value;
+  }
+
+  static std::string format_number(double v) {
+    char buffer[32];
+    std::snprintf(buffer, sizeof buffer, "%.15g", v);
+    return buffer;
+  }
+
   void load_log(const toml::table& t, LogSettings& log) const {
     allow_only(t, "log", {"level"});
     const toml::node* node = t.get("level");
@@ -396,7 +494,7 @@ class Loader {
   }
 
   void load_connection(const toml::table& t, const std::string& path, Config& config) const {
-    allow_only(t, path, {"user", "name", "connection_string_encrypted"}, kPoolKeys);
+    allow_only(t, path, {"user", "name", "connection_string_encrypted"}, kPoolKeys, kLimitKeys);
 
     ConnectionConfig connection;
     const toml::node& user_node = *required(t, "user", path);
@@ -432,7 +530,9 @@ class Loader {
     }
 
     connection.pool = config.pool;
+    connection.limits = config.limits;
     load_pool(t, path, connection.pool);
+    load_limits(t, path, connection.limits, connection.pool);
     config.connections.push_back(std::move(connection));
   }
 

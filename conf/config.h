@@ -40,6 +40,25 @@ struct PoolSettings {
   Seconds idle_transaction_timeout{0};
 };
 
+//! The query guard's limits: [limits] gives the defaults, a [[connections]]
+//! entry may override any of them.
+struct LimitSettings {
+  //! Statements per minute reaching upstream, per connection record across
+  //! all its clients (token bucket); 0 = unlimited.
+  double queries_per_minute = 100;
+  //! Bucket size: how many may run back to back; 0 = a tenth of a minute's
+  //! worth (at least 1).
+  double burst = 0;
+  //! Rows / bytes one statement may return before it is cancelled; 0 = no cap.
+  std::uint64_t max_result_rows = 0;
+  std::uint64_t max_result_bytes = 0;
+  //! Customer functions allowed although the catalog does not say they are
+  //! IMMUTABLE or STABLE (lower-case, unqualified names).
+  std::vector<std::string> allow_functions;
+  //! Log the statement text in audit lines (never parameters).
+  bool log_query_text = false;
+};
+
 struct ServerSettings {
   std::vector<ListenAddress> listen{{"127.0.0.1", 6432}};
   //! Event-loop threads; 0 = one per core.
@@ -89,12 +108,14 @@ struct ConnectionConfig {
   std::string name;                         //!< clients use it as the database name
   std::string connection_string_encrypted;  //!< Fernet token of a libpq URI
   PoolSettings pool;                        //!< [pool] defaults with this entry's overrides applied
+  LimitSettings limits;                     //!< [limits] defaults with this entry's overrides
 };
 
 struct Config {
   std::string source;  //!< path the config was loaded from
   ServerSettings server;
   PoolSettings pool;
+  LimitSettings limits;
   LogSettings log;
   AdminSettings admin;
   CatalogSettings catalog;

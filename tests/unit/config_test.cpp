@@ -304,8 +304,9 @@ BOOST_AUTO_TEST_CASE(wrong_types) {
   BOOST_TEST(what("[server]\nworkers = \"4\"") ==
              "server.workers: must be an integer, not a string");
   BOOST_TEST(what("[server]\nworkers = 4.0") == "server.workers: must be an integer, not a float");
-  BOOST_TEST(what("[pool]\nquery_timeout = \"30s\"") ==
-             "pool.query_timeout: must be a number of seconds, not a string");
+  BOOST_TEST(what("[pool]\nquery_timeout = \"30 parsecs\"") ==
+             "pool.query_timeout: must be a number of seconds or a duration such as \"30s\", "
+             "\"500ms\", \"5m\", \"1h\"");
   BOOST_TEST(what("[pool]\nquery_timeout = true") ==
              "pool.query_timeout: must be a number of seconds, not a boolean");
   BOOST_TEST(what("[log]\nlevel = 3") == "log.level: must be a string, not an integer");
@@ -593,3 +594,46 @@ BOOST_AUTO_TEST_CASE(example_file_loads) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// Proves durations may be written with units, as issue 3's [limits] example
+// does ("30s", "5s"), and mean the same as plain seconds.
+BOOST_AUTO_TEST_CASE(durations_with_units) {
+  auto config = ok("[pool]\nquery_timeout = \"1.5s\"\nacquire_timeout = \"2m\"\n"
+                   "connect_timeout = \"250ms\"\nserver_lifetime = \"1h\"\n");
+  BOOST_TEST(config->pool.query_timeout.count() == 1.5);
+  BOOST_TEST(config->pool.acquire_timeout.count() == 120.0);
+  BOOST_TEST(config->pool.connect_timeout.count() == 0.25);
+  BOOST_TEST(config->pool.server_lifetime.count() == 3600.0);
+}
+
+// Proves [limits] gives defaults that a connection overrides, including
+// query_timeout (kept with the pool settings) and allow_functions (folded to
+// lower case, as PostgreSQL folds unquoted names).
+BOOST_AUTO_TEST_CASE(limits_defaults_and_overrides) {
+  auto config = ok("[limits]\nqueries_per_minute = 100\nquery_timeout = \"30s\"\n" + kUser +
+                   connection("alice", "a") +
+                   connection("alice", "b",
+                              "queries_per_minute = 600\nquery_timeout = \"5s\"\n"
+                              "allow_functions = [\"Archive_Old\", \"f2\"]\n"
+                              "max_result_rows = 1000\nlog_query_text = true\n"));
+  const auto& a = config->connections[0];
+  const auto& b = config->connections[1];
+  BOOST_TEST(a.limits.queries_per_minute == 100.0);
+  BOOST_TEST(a.pool.query_timeout.count() == 30.0);
+  BOOST_TEST(a.limits.allow_functions.empty());
+  BOOST_TEST(b.limits.queries_per_minute == 600.0);
+  BOOST_TEST(b.pool.query_timeout.count() == 5.0);
+  BOOST_TEST(b.limits.max_result_rows == 1000U);
+  BOOST_TEST(b.limits.log_query_text);
+  BOOST_TEST((b.limits.allow_functions == std::vector<std::string>{"archive_old", "f2"}));
+}
+
+// Proves bad limit values are refused with the key named.
+BOOST_AUTO_TEST_CASE(limits_rejects) {
+  BOOST_TEST(what("[limits]\nqueries_per_minute = -1") ==
+             "limits.queries_per_minute: must be between 0 and 1000000000");
+  BOOST_TEST(what("[limits]\nallow_functions = \"f\"") ==
+             "limits.allow_functions: must be a list of function names");
+  BOOST_TEST(what("[limits]\nlog_query_text = 1") == "limits.log_query_text: must be true or false");
+  BOOST_TEST(what("[limits]\nrate = 5") == "limits.rate: unknown key");
+}
