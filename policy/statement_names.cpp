@@ -49,6 +49,8 @@ constexpr std::pair<std::string_view, std::string_view> kNames[] = {
     {"AlterDatabaseRefreshCollStmt", "ALTER DATABASE"},
     {"AlterRoleSetStmt", "ALTER ROLE"},
     {"AlterTableMoveAllStmt", "ALTER TABLE"},
+    {"CreateTableSpaceStmt", "CREATE TABLESPACE"},
+    {"DropTableSpaceStmt", "DROP TABLESPACE"},
     {"AlterTableSpaceOptionsStmt", "ALTER TABLESPACE"},
     {"AlterExtensionContentsStmt", "ALTER EXTENSION"},
     {"AlterObjectDependsStmt", "ALTER ... DEPENDS ON EXTENSION"},
