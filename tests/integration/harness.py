@@ -182,8 +182,10 @@ class PostgresCluster:
     `pg_ctl stop -m immediate`.
     """
 
-    def __init__(self, superuser: str = "postgres") -> None:
+    def __init__(self, superuser: str = "postgres",
+                 settings: Mapping[str, str] | None = None) -> None:
         self.superuser = superuser
+        self.extra_settings = dict(settings or {})  # postgres -c overrides
         self.superuser_password = new_password()
         self.host = LOOPBACK
         self.port = 0
@@ -248,6 +250,7 @@ class PostgresCluster:
             "max_connections": "300",
             "logging_collector": "off",
             "log_line_prefix": "%m [%p] %q%u@%d ",
+            **self.extra_settings,
         }
         argv = [PG_BINDIR / "postgres", "-D", self.data]
         for k, v in settings.items():
@@ -394,6 +397,7 @@ class Pgwarden:
         self.connections: list[Connection] = []
         self.pool: dict[str, int | float] = {"min_size": 2, "max_size": 5, "acquire_timeout": 10}
         self.workers = 2
+        self.server_settings: dict[str, int | float] = {}  # more [server] keys
         self.log_level = "info"
         self.config_path = self.dir / "pgwarden.toml"
         self.logfile = self.dir / "pgwarden.log"
@@ -433,7 +437,9 @@ class Pgwarden:
         tokens made with this binary)."""
         port = port or self.port
         pool = "\n".join(f"{k} = {v}" for k, v in self.pool.items())
-        out = [f"[server]\nlisten = [{toml_str(f'{self.host}:{port}')}]\nworkers = {self.workers}\n",
+        server = "".join(f"{k} = {v}\n" for k, v in self.server_settings.items())
+        out = [f"[server]\nlisten = [{toml_str(f'{self.host}:{port}')}]\nworkers = {self.workers}\n"
+               + server,
                f"[pool]\n{pool}\n", f"[log]\nlevel = {toml_str(self.log_level)}\n"]
         for name, password in self.users.items():
             out.append(f"[[users]]\nname = {toml_str(name)}\n"
