@@ -32,3 +32,17 @@ foreach(_file IN LISTS _pgwarden_integration_files)
     RUN_SERIAL ON
     TIMEOUT 900)
 endforeach()
+
+# bench/run --quick (under a minute): the benchmark harness still sets up
+# PostgreSQL, PgBouncer and pgwarden, drives every target and writes its report.
+# Nothing about speed is asserted; bench/run exits non-zero when a target
+# produced no numbers (PgBouncer failing -M prepared is recorded as expected).
+add_test(
+  NAME bench.quick
+  COMMAND ${PGWARDEN_TEST_PYTHON} ${PROJECT_SOURCE_DIR}/bench/run --quick
+          --out ${CMAKE_CURRENT_BINARY_DIR}/bench-quick)
+set_tests_properties(bench.quick PROPERTIES
+  ENVIRONMENT "PGWARDEN_BIN=$<TARGET_FILE:pgwarden>;PYTHONDONTWRITEBYTECODE=1"
+  LABELS bench
+  RUN_SERIAL ON
+  TIMEOUT 300)
