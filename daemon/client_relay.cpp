@@ -126,6 +126,10 @@ awaitable<bool> ClientSession::take_message(const proto::Frame& frame, std::stri
         refuse_query(*refusal);
         break;
       }
+      if (auto refusal = take_rate_tokens(static_cast<double>(last_statement_count_))) {
+        refuse_query(*refusal);
+        break;
+      }
       if (auto refusal = co_await ensure_server()) {
         refuse_query(*refusal);
         break;
@@ -190,6 +194,12 @@ awaitable<bool> ClientSession::take_message(const proto::Frame& frame, std::stri
 
     case FrontendType::Execute:
     case FrontendType::Flush:
+      if (type == FrontendType::Execute) {
+        if (auto refusal = take_rate_tokens(1)) {
+          refuse_extended(*refusal);
+          break;
+        }
+      }
       if (auto refusal = co_await ensure_server()) {
         refuse_extended(*refusal);
         break;
@@ -343,8 +353,40 @@ awaitable<std::optional<ClientSession::Refusal>> ClientSession::ensure_server() 
   co_return std::nullopt;
 }
 
-std::optional<ClientSession::Refusal> ClientSession::check_statement(std::string_view) {
-  return std::nullopt;
+std::optional<ClientSession::Refusal> ClientSession::check_statement(std::string_view sql) {
+  const policy::Decision decision = tenant_->classifier->classify(sql);
+  last_statement_count_ = decision.statement_count;
+  if (decision.allowed()) {
+    if (decision.clears_prepared_statements) statements_.clear();
+    return std::nullopt;
+  }
+  Refusal refusal{decision.sqlstate, {}, decision.hint};
+  if (decision.sqlstate == policy::sqlstate::kInsufficientPrivilege) {
+    refusal.message = fmt::format("pgwarden: {} (connection \"{}\" is read-only)",
+                                  decision.message, tenant_->name);
+  } else if (decision.sqlstate == policy::sqlstate::kSyntaxError) {
+    // The parser's own words, as PostgreSQL would report them.
+    refusal.message = decision.message;
+  } else {
+    refusal.message = fmt::format("pgwarden: {}", decision.message);
+  }
+  if (decision.position > 0) refusal.position = std::to_string(decision.position);
+  spdlog::info("client {}: refused on \"{}\" ({}): {}", client_pid_, tenant_->name,
+               decision.sqlstate, decision.message);
+  return refusal;
+}
+
+std::optional<ClientSession::Refusal> ClientSession::take_rate_tokens(double tokens) {
+  if (tokens <= 0) return std::nullopt;
+  const auto result = tenant_->rate->try_acquire(Clock::now(), tokens);
+  if (result.allowed) return std::nullopt;
+  spdlog::info("client {}: rate limit of \"{}\" reached", client_pid_, tenant_->name);
+  return Refusal{sqlstate::kConfigurationLimitExceeded,
+                 fmt::format("pgwarden: connection \"{}\" is limited to {:g} queries per minute; "
+                             "retry in {:.1f} s",
+                             tenant_->name, tenant_->rate->per_minute(),
+                             result.retry_after_seconds),
+                 "Spread the queries out, or ask for a higher queries_per_minute."};
 }
 
 void ClientSession::answer_deallocate(const Deallocate& deallocate) {
@@ -371,7 +413,8 @@ void ClientSession::refuse_query(const Refusal& refusal) {
   std::string error;
   proto::put_error(error, {.sqlstate = refusal.sqlstate,
                            .message = refusal.message,
-                           .hint = refusal.hint});
+                           .hint = refusal.hint,
+                           .position = refusal.position});
   if (server_) {
     // Inside a transaction (or with requests in flight) the server must see
     // a failure too, so the block is aborted exactly as PostgreSQL would.
@@ -388,7 +431,8 @@ void ClientSession::refuse_extended(const Refusal& refusal) {
   std::string error;
   proto::put_error(error, {.sqlstate = refusal.sqlstate,
                            .message = refusal.message,
-                           .hint = refusal.hint});
+                           .hint = refusal.hint,
+                           .position = refusal.position});
   push_local(std::move(error));
   skip_until_sync_ = true;
   if (server_) abort_at_sync_ = true;

@@ -38,9 +38,14 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
  private:
   //! A refusal pgwarden answers itself, as PostgreSQL would phrase it.
   struct Refusal {
-    std::string_view sqlstate;
+    Refusal(std::string_view state, std::string text, std::string advice = {},
+            std::string where = {})
+        : sqlstate(state), message(std::move(text)), hint(std::move(advice)),
+          position(std::move(where)) {}
+    std::string sqlstate;
     std::string message;
     std::string hint;
+    std::string position;  //!< 1-based, for syntax errors
   };
 
   // ---- startup and authentication (client_session.cpp) ----
@@ -62,6 +67,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   awaitable<std::optional<Refusal>> ensure_server();
   //! The query guard's verdict on one statement text (nullopt = allowed).
   std::optional<Refusal> check_statement(std::string_view sql);
+  //! Charges the connection's rate limit; the refusal when it is spent.
+  std::optional<Refusal> take_rate_tokens(double tokens);
   void answer_deallocate(const Deallocate& deallocate);
   void refuse_query(const Refusal& refusal);
   void refuse_extended(const Refusal& refusal);
@@ -110,6 +117,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::string to_server_;   //!< messages waiting to go upstream
   std::string loop_out_;    //!< local replies emitted by the client loop
   std::string pump_out_;    //!< local replies emitted by the server pump
+  std::size_t last_statement_count_ = 0;  //!< of the text check_statement judged
   bool batch_open_ = false;       //!< extended messages sent since the last Sync
   bool skip_until_sync_ = false;  //!< a refused message: drop the rest of the batch
   bool abort_at_sync_ = false;    //!< ...and make the server fail it too

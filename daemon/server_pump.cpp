@@ -282,6 +282,14 @@ void ClientSession::unlink_server(bool reusable) {
   if (!server_) return;
   server_in_.consume(server_in_.size());
   passthrough_ = 0;
+  if (!reusable && !pending_.empty()) {
+    // A statement may still be running: cancel it, or the backend works on
+    // for nobody until it next tries to write.
+    asio::co_spawn(strand_,
+                   send_cancel_request(server_->endpoint(), server_->backend_pid(),
+                                       server_->cancel_key(), std::chrono::seconds(5)),
+                   asio::detached);
+  }
   if (!reusable) {
     // Its prepared statements and session state went with it.
     pending_.erase(std::remove_if(pending_.begin(), pending_.end(),

@@ -33,6 +33,15 @@ std::variant<std::shared_ptr<TenantDirectory>, std::string> TenantDirectory::bui
     tenant->name = connection.name;
     tenant->pool = std::make_shared<Pool>(connection.name, std::move(info), connection.pool,
                                           std::move(tls), background);
+    tenant->limits = connection.limits;
+    policy::FunctionRules rules;
+    rules.allowed.insert(connection.limits.allow_functions.begin(),
+                         connection.limits.allow_functions.end());
+    policy::ClassifierOptions options;
+    options.max_query_bytes = config.server.max_message_size;
+    tenant->classifier = std::make_shared<policy::Classifier>(options, std::move(rules));
+    tenant->rate = std::make_shared<policy::RateLimiter>(connection.limits.queries_per_minute,
+                                                         connection.limits.burst);
     directory->tenants_.emplace(std::pair{connection.user, connection.name}, std::move(tenant));
   }
   return directory;

@@ -11,6 +11,8 @@
 #include "catalog/fernet.h"
 #include "conf/config.h"
 #include "daemon/pool.h"
+#include "policy/classifier.h"
+#include "policy/rate_limiter.h"
 
 namespace pgwarden::daemon {
 
@@ -18,6 +20,11 @@ struct Tenant {
   std::string user;
   std::string name;
   std::shared_ptr<Pool> pool;
+  conf::LimitSettings limits;
+  //! The query guard for this connection (its function rules are its own).
+  std::shared_ptr<policy::Classifier> classifier;
+  //! Statements per minute, shared by all of this connection's clients.
+  std::shared_ptr<policy::RateLimiter> rate;
 };
 
 class TenantDirectory {

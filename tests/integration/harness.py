@@ -396,6 +396,9 @@ class Pgwarden:
         self.users: dict[str, str] = {}
         self.connections: list[Connection] = []
         self.pool: dict[str, int | float] = {"min_size": 2, "max_size": 5, "acquire_timeout": 10}
+        # Unlimited by default so load tests are not throttled; tests of the
+        # rate limit set it per connection.
+        self.limits: dict[str, int | float] = {"queries_per_minute": 0}
         self.workers = 2
         self.server_settings: dict[str, int | float] = {}  # more [server] keys
         self.log_level = "info"
@@ -440,7 +443,9 @@ class Pgwarden:
         server = "".join(f"{k} = {v}\n" for k, v in self.server_settings.items())
         out = [f"[server]\nlisten = [{toml_str(f'{self.host}:{port}')}]\nworkers = {self.workers}\n"
                + server,
-               f"[pool]\n{pool}\n", f"[log]\nlevel = {toml_str(self.log_level)}\n"]
+               f"[pool]\n{pool}\n",
+               "[limits]\n" + "".join(f"{k} = {v}\n" for k, v in self.limits.items()),
+               f"[log]\nlevel = {toml_str(self.log_level)}\n"]
         for name, password in self.users.items():
             out.append(f"[[users]]\nname = {toml_str(name)}\n"
                        f"password = {toml_str(self.verifier(password))}\n")
