@@ -13,6 +13,7 @@ The world they build:
     acme      / analytics    -> analyst@analytics
     acme      / bench        -> bencher@bench
     acme      / slow         -> analyst@analytics, query_timeout = 1 s
+    acme      / limited      -> analyst@analytics, 600 queries/minute, burst 3
     acme      / unreachable  -> analyst@<a closed port>/analytics
     acme      / badpass      -> analyst with a wrong password
     tenant_a  / tenant_a_db  -> tenant_a@tenant_a_db
@@ -58,8 +59,9 @@ def _create_tenant(pg: harness.PostgresCluster, world: World, tenant: str) -> No
 
 @pytest.fixture(scope="session")
 def world():
-    """PostgreSQL 15 in a temp folder with the roles and databases above."""
-    pg = harness.PostgresCluster()
+    """PostgreSQL 15 in a temp folder with the roles and databases above. It
+    logs every statement it receives, so tests can prove what never reached it."""
+    pg = harness.PostgresCluster(settings={"log_statement": "all"})
     pg.start()
     try:
         w = World(pg=pg)
@@ -95,6 +97,8 @@ def pgwarden(world):
         daemon.add_connection("acme", "bench", pg.url("bench", "bencher", r["bencher"]))
         daemon.add_connection("acme", "slow", pg.url("analytics", "analyst", r["analyst"]),
                               query_timeout=1)
+        daemon.add_connection("acme", "limited", pg.url("analytics", "analyst", r["analyst"]),
+                              queries_per_minute=600, burst=3)
         daemon.add_connection("acme", "unreachable",
                               pg.url("analytics", "analyst", r["analyst"], port=world.closed_port))
         daemon.add_connection("acme", "badpass",

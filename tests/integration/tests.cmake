@@ -14,6 +14,7 @@ set(_pgwarden_integration_files
   test_cli.py
   test_pooling_protocol.py
   test_upstream_tls.py
+  test_guard.py
 )
 
 foreach(_file IN LISTS _pgwarden_integration_files)
@@ -46,3 +47,18 @@ set_tests_properties(bench.quick PROPERTIES
   LABELS bench
   RUN_SERIAL ON
   TIMEOUT 300)
+
+# The admin HTTP API on its own (catalog store + stub daemon hooks), driven by
+# test_admin.py until the daemon serves it.
+add_executable(admin_server_test_main integration/admin_fixture.cpp)
+target_link_libraries(admin_server_test_main PRIVATE pgwarden_admin)
+add_test(
+  NAME integration.admin
+  COMMAND ${PGWARDEN_TEST_PYTHON} -m pytest -q -rfEsxX -p no:cacheprovider
+          ${CMAKE_CURRENT_LIST_DIR}/test_admin.py
+  WORKING_DIRECTORY ${CMAKE_CURRENT_LIST_DIR})
+set_tests_properties(integration.admin PROPERTIES
+  ENVIRONMENT "PGWARDEN_BIN=$<TARGET_FILE:pgwarden>;ADMIN_FIXTURE_BIN=$<TARGET_FILE:admin_server_test_main>;PYTHONDONTWRITEBYTECODE=1"
+  LABELS integration
+  RUN_SERIAL ON
+  TIMEOUT 900)

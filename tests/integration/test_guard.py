@@ -1,0 +1,182 @@
+"""The query guard on the data path: what pgwarden refuses never reaches
+PostgreSQL (its statement log proves it), refusals carry PostgreSQL's
+SQLSTATEs and leave the session usable, a refusal inside a transaction aborts
+it as PostgreSQL would, and the per-connection rate limit trips at its
+configured count."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import asyncpg
+import psycopg
+import pytest
+
+import harness
+
+
+def connect(pgw: harness.Pgwarden, db: str = "analytics", **kw) -> psycopg.Connection:
+    kw.setdefault("autocommit", True)
+    return psycopg.connect(pgw.dsn("acme", db), **kw)
+
+
+def server_log(pg: harness.PostgresCluster) -> str:
+    return pg.logfile.read_text(errors="replace")
+
+
+# Each: (statement with a {tag} placeholder, expected message). The tag makes
+# the text unique so the server log can be searched for it.
+REFUSED = [
+    ("DELETE FROM loans /* {tag} */", "DELETE is not allowed"),
+    ("SELECT pg_terminate_backend(pg_backend_pid()) /* {tag} */",
+     "function pg_terminate_backend() is not allowed"),
+    ("SELECT set_config('default_transaction_read_only', 'off', false) /* {tag} */",
+     "set_config() of default_transaction_read_only to 'off' is not allowed"),
+    ("BEGIN READ WRITE /* {tag} */", "BEGIN READ WRITE is not allowed"),
+    ("COMMIT; DELETE FROM loans /* {tag} */", "DELETE is not allowed"),
+    ("WITH gone AS (DELETE FROM payments RETURNING 1) SELECT count(*) FROM gone /* {tag} */",
+     "DELETE in a WITH query is not allowed"),
+    ("SELECT * FROM loans FOR UPDATE /* {tag} */", "SELECT FOR UPDATE is not allowed"),
+    ("SET statement_timeout = 0 /* {tag} */", "SET statement_timeout is not allowed"),
+    ("SELECT pg_sleep(1) /* {tag} */", "function pg_sleep() is not allowed"),
+]
+
+
+@pytest.mark.parametrize("template,message", REFUSED)
+def test_refused_statement_never_reaches_the_server(pgwarden, pg, template, message):
+    """Simple protocol: 42501 with the documented message; the server never
+    logged the statement; the session answers its next query."""
+    sql = template.format(tag=f"guard-{uuid.uuid4().hex}")
+    with connect(pgwarden) as conn:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege) as caught:
+            conn.execute(sql)
+        assert caught.value.diag.message_primary == (
+            f'pgwarden: {message} (connection "analytics" is read-only)')
+        assert conn.execute("SELECT count(*) FROM loans").fetchone() == (2000,)
+    assert sql.split("/* ")[1] not in server_log(pg)
+
+
+def test_refused_parse_never_reaches_the_server(pgwarden, pg):
+    """Extended protocol (psycopg binds parameters server-side): the Parse is
+    refused, nothing reaches the server, and data is unchanged."""
+    tag = f"guard-{uuid.uuid4().hex}"
+    with connect(pgwarden) as conn:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute(f"DELETE FROM payments WHERE payment_id = %s /* {tag} */", (1,))
+        assert conn.execute("SELECT count(*) FROM payments WHERE payment_id = %s",
+                            (1,)).fetchone() == (1,)
+    assert tag not in server_log(pg)
+
+
+def test_syntax_error_is_42601_with_position(pgwarden):
+    """The parser's own message and cursor position, as PostgreSQL gives."""
+    with connect(pgwarden) as conn:
+        with pytest.raises(psycopg.errors.SyntaxError) as caught:
+            conn.execute("SELECT 1 FROM loans WHERE")
+        assert "syntax error at end of input" in caught.value.diag.message_primary
+        assert caught.value.diag.statement_position == "26"
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_refusal_inside_a_transaction_aborts_it(pgwarden):
+    """After a refusal inside BEGIN, PostgreSQL's rules hold: every statement
+    gets 25P02 until ROLLBACK, and ROLLBACK ends the block."""
+    with connect(pgwarden) as conn:
+        conn.execute("BEGIN")
+        conn.execute("SELECT 1")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("DELETE FROM loans")
+        assert conn.info.transaction_status == psycopg.pq.TransactionStatus.INERROR
+        with pytest.raises(psycopg.errors.InFailedSqlTransaction):
+            conn.execute("SELECT 1")
+        conn.execute("ROLLBACK")
+        assert conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+        assert conn.execute("SELECT 2").fetchone() == (2,)
+
+
+def test_refusal_in_extended_batch_inside_transaction(pgwarden):
+    """The same through the extended protocol (psycopg's Parse/Bind/Execute)."""
+    with connect(pgwarden, autocommit=False) as conn:
+        assert conn.execute("SELECT %s::int", (1,)).fetchone() == (1,)
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("SELECT pg_terminate_backend(%s)", (1,))
+        with pytest.raises(psycopg.errors.InFailedSqlTransaction):
+            conn.execute("SELECT %s::int", (2,))
+        conn.rollback()
+        assert conn.execute("SELECT %s::int", (3,)).fetchone() == (3,)
+        conn.rollback()
+
+
+def test_allowed_queries_match_direct_results(pgwarden, pg):
+    """Analytics queries the agent writes (joins, CTEs, window functions,
+    EXPLAIN) return through pgwarden exactly what PostgreSQL returns."""
+    queries = [
+        "SELECT b.country, count(*), round(sum(l.principal), 2) FROM loans l"
+        " JOIN borrowers b USING (borrower_id) GROUP BY 1 ORDER BY 1",
+        "WITH big AS (SELECT loan_id FROM payments WHERE amount > 500) "
+        "SELECT count(DISTINCT loan_id) FROM big",
+        "SELECT loan_id, rank() OVER (ORDER BY principal DESC) FROM loans ORDER BY 2, 1 LIMIT 5",
+        "SELECT extract(year FROM originated_on)::int, count(*) FROM loans GROUP BY 1 ORDER BY 1",
+    ]
+    with connect(pgwarden) as via, psycopg.connect(pg.dsn("analytics"), autocommit=True) as direct:
+        for q in queries:
+            assert via.execute(q).fetchall() == direct.execute(q).fetchall(), q
+        plan = via.execute("EXPLAIN SELECT * FROM loans WHERE loan_id = 1").fetchall()
+        assert any("Index Scan" in row[0] for row in plan)
+
+
+def test_asyncpg_agent_session_works_under_the_guard(pgwarden):
+    """asyncpg's own traffic (type introspection with set_config('jit'...),
+    prepared statements, its reset on pool release) passes the guard."""
+
+    async def scenario():
+        pool = await asyncpg.create_pool(**pgwarden.connect_kwargs("acme", "analytics"),
+                                         min_size=2, max_size=3, timeout=10)
+        try:
+            async with pool.acquire() as conn:
+                rows = await conn.fetch(
+                    "SELECT country, count(*) AS n FROM borrowers GROUP BY country ORDER BY 1")
+                assert sum(r["n"] for r in rows) == 500
+                # A composite / array type triggers asyncpg's introspection.
+                value = await conn.fetchval("SELECT ARRAY[(1, 'x')::record]::text")
+                assert value
+                with pytest.raises(asyncpg.exceptions.InsufficientPrivilegeError):
+                    await conn.execute("TRUNCATE loans")
+            async with pool.acquire() as conn:
+                assert await conn.fetchval("SELECT count(*) FROM loans") == 2000
+        finally:
+            await asyncio_wait(pool.close(), 30)
+
+    import asyncio
+
+    async def asyncio_wait(coro, timeout):
+        return await asyncio.wait_for(coro, timeout)
+
+    asyncio.run(scenario())
+
+
+def test_rate_limit_trips_at_its_count_and_recovers(pgwarden):
+    """Connection "limited" allows a burst of 3 at 600/minute: the 4th
+    statement in a row gets 53400 saying when to retry; nothing else breaks,
+    and once a token is back (0.1 s) statements run again."""
+    with connect(pgwarden, "limited") as conn:
+        results = []
+        for _ in range(4):
+            try:
+                conn.execute("SELECT 1")
+                results.append("ok")
+            except psycopg.errors.ConfigurationLimitExceeded as e:
+                results.append(e.diag.message_primary)
+        assert results[:3] == ["ok"] * 3
+        assert results[3].startswith('pgwarden: connection "limited" is limited to 600 queries per minute; retry in ')
+        # An empty query runs no statement and costs nothing.
+        conn.execute("")
+        harness.wait_until(lambda: _runs(conn), 5, "a rate-limit token to come back")
+
+
+def _runs(conn: psycopg.Connection) -> bool:
+    try:
+        return conn.execute("SELECT 1").fetchone() == (1,)
+    except psycopg.errors.ConfigurationLimitExceeded:
+        return False
