@@ -3,6 +3,9 @@
 // statement counts, the decision cache, rule changes and concurrency.
 #define BOOST_TEST_MODULE policy
 #include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -302,4 +305,31 @@ BOOST_AUTO_TEST_CASE(concurrent_classify) {
   BOOST_TEST(mismatches.load() == 0);
   c.set_function_rules(allow_fn);
   BOOST_TEST(c.classify("SELECT f()").allowed());
+}
+
+// Proves every seed of the fuzz corpus gets a consistent decision, the same
+// from a cache hit as from a fresh parse, in ordinary (non-fuzz) builds too.
+BOOST_AUTO_TEST_CASE(fuzz_seed_corpus) {
+  const Classifier cached;
+  const Classifier uncached({.cache_capacity = 0});
+  std::size_t seeds = 0;
+  std::size_t allowed = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(PGWARDEN_CLASSIFIER_CORPUS)) {
+    std::ifstream in(entry.path(), std::ios::binary);
+    std::stringstream text;
+    text << in.rdbuf();
+    const std::string sql = text.str();
+    BOOST_TEST_CONTEXT("seed: " << entry.path().filename()) {
+      const Decision d = cached.classify(sql);
+      BOOST_TEST((cached.classify(sql) == d));
+      BOOST_TEST((uncached.classify(sql) == d));
+      BOOST_TEST(d.allowed() == d.sqlstate.empty());
+      BOOST_TEST(d.allowed() == d.message.empty());
+    }
+    ++seeds;
+    allowed += cached.classify(sql).allowed() ? 1 : 0;
+  }
+  BOOST_TEST(seeds >= 30u);
+  BOOST_TEST(allowed > 0u);
+  BOOST_TEST(allowed < seeds);
 }
