@@ -1,0 +1,1 @@
+/* /* nested */ DELETE FROM t */ SELECT 1 -- ; DROP TABLE t

@@ -1,0 +1,1 @@
+COPY t (a, b) TO STDOUT WITH (FORMAT csv, HEADER)

@@ -1,0 +1,1 @@
+DECLARE "srv" SCROLL CURSOR WITH HOLD FOR SELECT generate_series(1,10); FETCH FORWARD 3 FROM "srv"; MOVE 2 FROM "srv"; CLOSE "srv"

@@ -1,0 +1,1 @@
+SELECT lower(x), my_schema.lower(y), archive_old_payments()

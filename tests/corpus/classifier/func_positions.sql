@@ -1,0 +1,1 @@
+SELECT string_agg(x, ',' ORDER BY nextval('s')) FILTER (WHERE pg_sleep(1) IS NULL) FROM t GROUP BY CASE WHEN a THEN lo_import('x') END

@@ -1,0 +1,1 @@
+SELECT postgres.pg_catalog.pg_sleep(seconds => 1), public.archive_old_payments()

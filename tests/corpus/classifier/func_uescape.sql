@@ -1,0 +1,1 @@
+SELECT U&"!0070g_sleep" UESCAPE '!'(1), U&"pg\005fsleep"(2)

@@ -1,0 +1,1 @@
+SELECT c.name, sum(o.amount) FROM customers c JOIN orders o ON o.customer_id = c.id LEFT JOIN payments p ON p.order_id = o.id WHERE o.created_at > now() - interval '30 days' GROUP BY c.name ORDER BY 2 DESC LIMIT 10

@@ -1,0 +1,1 @@
+SELECT x, row_number() OVER w, lag(x) OVER w FROM t WINDOW w AS (PARTITION BY y ORDER BY x)

@@ -1,0 +1,1 @@
+SELECT set_config(new_value => 'off', setting_name => 'transaction_read_only', is_local => true)

@@ -1,0 +1,1 @@
+SELECT set_config('jit', $1, false)

@@ -1,0 +1,1 @@
+SELECT 'x\' , '; DELETE FROM t', E'\'', $tag$ $$ ; $tag$, U&'\0041'
