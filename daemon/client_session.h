@@ -141,6 +141,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   asio::steady_timer statement_timer_;
   bool statement_timer_armed_ = false;
   bool timed_out_ = false;  //!< the next 57014 from the server is our timeout
+  std::uint64_t result_rows_ = 0;   //!< of the statement being relayed
+  std::uint64_t result_bytes_ = 0;
+  bool result_capped_ = false;  //!< past max_result_*: rows dropped, cancel sent
   struct Parked {
     std::unique_ptr<ServerConnection> server;
     bool reusable;

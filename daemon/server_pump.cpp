@@ -29,10 +29,20 @@ bool needs_whole_message(char type) {
     case BackendType::ParameterStatus:
     case BackendType::CommandComplete:
     case BackendType::ErrorResponse:
+    case BackendType::PortalSuspended:
+    case BackendType::EmptyQueryResponse:
       return true;
     default:
       return false;
   }
+}
+
+//! Messages that make up a statement's result (rows, COPY data).
+bool counts_toward_result(char type) { return type == 'D' || type == 'd'; }
+
+//! Messages that end one statement's result.
+bool ends_statement(char type) {
+  return type == 'C' || type == 'E' || type == 's' || type == 'I';
 }
 
 //! Whether a message answering a request with `disposition` reaches the client.
@@ -124,6 +134,13 @@ std::size_t ClientSession::scan_server_bytes() {
       run_forward = forward;
     }
   };
+  // The client gets pgwarden's error in place of the server message at pos.
+  auto substitute_error = [&](const proto::ErrorInfo& error) {
+    continue_run(false);
+    const std::size_t offset = pump_out_.size();
+    proto::put_error(pump_out_, error);
+    segments_.push_back({true, offset, pump_out_.size() - offset});
+  };
 
   if (!pending_.empty() && pending_.front().disposition == Disposition::Local) {
     const std::size_t offset = pump_out_.size();
@@ -144,6 +161,21 @@ std::size_t ClientSession::scan_server_bytes() {
     const std::size_t total = header.header.total_size();
     const std::size_t available = data.size() - pos;
     bool forward = pending_.empty() || reaches_client(pending_.front().disposition, type);
+    if (forward && counts_toward_result(type)) {
+      // The result cap: rows past it are dropped and the statement cancelled;
+      // its end is then reported as the cap, never as a silent truncation.
+      ++result_rows_;
+      result_bytes_ += total;
+      const auto& limits = tenant_->limits;
+      if (!result_capped_ && ((limits.max_result_rows && result_rows_ > limits.max_result_rows) ||
+                              (limits.max_result_bytes && result_bytes_ > limits.max_result_bytes))) {
+        result_capped_ = true;
+        spdlog::info("client {}: result on \"{}\" passed its cap, cancelling the statement",
+                     client_pid_, tenant_->name);
+        cancel_on_server();
+      }
+      if (result_capped_) forward = false;
+    }
     if (available < total) {
       if (needs_whole_message(type)) break;
       // Stream the start of a large message now, the rest as it arrives.
@@ -153,22 +185,34 @@ std::size_t ClientSession::scan_server_bytes() {
       pos = data.size();
       break;
     }
+    if (forward && ends_statement(type)) {
+      if (result_capped_) {
+        const auto message = fmt::format(
+            "pgwarden: the result is larger than connection \"{}\" allows ({})", tenant_->name,
+            tenant_->limits.max_result_rows && result_rows_ > tenant_->limits.max_result_rows
+                ? fmt::format("max_result_rows = {}", tenant_->limits.max_result_rows)
+                : fmt::format("max_result_bytes = {}", tenant_->limits.max_result_bytes));
+        substitute_error({.sqlstate = sqlstate::kProgramLimitExceeded,
+                          .message = message,
+                          .hint = "Add a LIMIT (or narrower columns) to the query."});
+        forward = false;
+        result_capped_ = false;
+        timed_out_ = false;
+      }
+      result_rows_ = 0;
+      result_bytes_ = 0;
+    }
     if (type == 'E' && forward && timed_out_) {
       auto fields = proto::decode_error_fields(data.subspan(pos + 5, total - 5));
       if (fields && fields->sqlstate == sqlstate::kQueryCanceled) {
         // Our cancel, not the user's: say which limit fired.
         timed_out_ = false;
-        continue_run(false);
-        const std::size_t offset = pump_out_.size();
-        const auto message =
-            fmt::format("canceling statement due to statement timeout");
         const auto detail = fmt::format("The query_timeout of connection \"{}\" is {:g} s.",
                                         tenant_->name,
                                         tenant_->pool->settings().query_timeout.count());
-        proto::put_error(pump_out_, {.sqlstate = sqlstate::kQueryCanceled,
-                                     .message = message,
-                                     .detail = detail});
-        segments_.push_back({true, offset, pump_out_.size() - offset});
+        substitute_error({.sqlstate = sqlstate::kQueryCanceled,
+                          .message = "canceling statement due to statement timeout",
+                          .detail = detail});
         forward = false;
       }
     }

@@ -180,3 +180,32 @@ def _runs(conn: psycopg.Connection) -> bool:
         return conn.execute("SELECT 1").fetchone() == (1,)
     except psycopg.errors.ConfigurationLimitExceeded:
         return False
+
+
+def test_result_cap_stops_the_statement_and_says_so(pgwarden):
+    """Connection "capped" allows 100 rows: a bigger result is not silently
+    truncated but ends with 54000 telling the agent to add a LIMIT; a huge
+    generator is cancelled upstream instead of being read to the end; smaller
+    results and the session are unaffected."""
+    with connect(pgwarden, "capped") as conn:
+        with pytest.raises(psycopg.errors.ProgramLimitExceeded) as caught:
+            conn.execute("SELECT * FROM loans").fetchall()
+        assert caught.value.diag.message_primary == (
+            'pgwarden: the result is larger than connection "capped" allows (max_result_rows = 100)')
+        assert "LIMIT" in caught.value.diag.message_hint
+        assert len(conn.execute("SELECT * FROM loans ORDER BY loan_id LIMIT 100").fetchall()) == 100
+        started = time.monotonic()
+        with pytest.raises(psycopg.errors.ProgramLimitExceeded):
+            # In the select list the set streams (in FROM it would be materialised first).
+            conn.execute("SELECT generate_series(1, 200000000) AS g").fetchall()
+        assert time.monotonic() - started < 15
+        assert conn.execute("SELECT count(*) FROM loans").fetchone() == (2000,)
+
+
+def test_result_byte_cap(pgwarden):
+    """The byte cap works the same way for few but wide rows."""
+    with connect(pgwarden, "capped") as conn:
+        with pytest.raises(psycopg.errors.ProgramLimitExceeded) as caught:
+            conn.execute("SELECT repeat('x', 100000) FROM generate_series(1, 5)").fetchall()
+        assert "max_result_bytes = 200000" in caught.value.diag.message_primary
+        assert conn.execute("SELECT 1").fetchone() == (1,)
