@@ -43,9 +43,11 @@ struct Decision {
   //! What was refused and why, without a "pgwarden:" prefix or connection name,
   //! e.g. "DELETE is not allowed". Empty when allowed.
   std::string message;
-  std::string hint;                 //!< how to get it allowed, when there is a way; may be empty
-  int position = 0;                 //!< 1-based character position of a syntax error, else 0
-  std::size_t statement_count = 0;  //!< statements in the text (0: empty or comments only)
+  std::string hint;  //!< how to get it allowed, when there is a way; may be empty
+  int position = 0;  //!< 1-based character position of a syntax error, else 0
+  //! Statements in the text: 0 for empty or comment-only text (allowed; the
+  //! caller answers EmptyQueryResponse) and for text that did not parse.
+  std::size_t statement_count = 0;
   //! Allowed text contains DEALLOCATE ALL or DISCARD ALL: the caller forgets the
   //! client's prepared statements. Always false when denied (nothing runs).
   bool clears_prepared_statements = false;
