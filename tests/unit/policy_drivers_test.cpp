@@ -16,6 +16,7 @@ using policy_test::deny;
 namespace {
 
 constexpr std::string_view kCapturedSql[] = {
+#include "policy_psql_sql.inc"
 #include "policy_driver_sql.inc"
 };
 
