@@ -250,7 +250,7 @@ class Loader {
   void load_server(const toml::table& t, ServerSettings& s) const {
     allow_only(t, "server",
                {"listen", "workers", "max_client_connections", "auth_timeout",
-                "client_idle_timeout", "max_message_size"});
+                "client_idle_timeout", "max_message_size", "shutdown_grace"});
     if (const toml::node* node = t.get("listen")) load_listen(*node, s.listen);
     if (auto v = uint_at(t, "workers", "server", 0, 256)) s.workers = *v;
     if (auto v = uint_at(t, "max_client_connections", "server", 1, 1'000'000)) {
@@ -258,6 +258,7 @@ class Loader {
     }
     if (auto v = seconds_at(t, "auth_timeout", "server", true)) s.auth_timeout = *v;
     if (auto v = seconds_at(t, "client_idle_timeout", "server", false)) s.client_idle_timeout = *v;
+    if (auto v = seconds_at(t, "shutdown_grace", "server", false)) s.shutdown_grace = *v;
     if (auto v = uint_at(t, "max_message_size", "server", 1024, 1'073'741'823)) {
       s.max_message_size = *v;
     }

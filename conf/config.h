@@ -70,6 +70,9 @@ struct ServerSettings {
   Seconds client_idle_timeout{0};
   //! Cap on one client message (Query, Parse, Bind...), bytes.
   std::uint32_t max_message_size = 1U << 20;
+  //! On SIGTERM: how long open transactions may run on before their clients
+  //! are disconnected anyway (idle clients go at once).
+  Seconds shutdown_grace{30};
 };
 
 struct LogSettings {

@@ -75,6 +75,11 @@ awaitable<void> ClientSession::relay() {
     if (!keep_going) break;
   }
   closing_ = true;
+  loop_out_.append(farewell_);
+  if (!loop_out_.empty()) {
+    co_await write_client(loop_out_);
+    loop_out_.clear();
+  }
   if (server_ && !writing_server_) {
     // Wake the pump; it decides whether the server can be reused.
     error_code ignored;
@@ -333,6 +338,18 @@ void ClientSession::ensure_prepared(const ClientStatement& statement) {
 
 awaitable<std::optional<ClientSession::Refusal>> ClientSession::ensure_server() {
   if (server_) co_return std::nullopt;
+  const auto generation = context_.generation.load(std::memory_order_acquire);
+  if (generation != tenant_generation_) {
+    // The configuration was reloaded: this transaction uses the new record
+    // (pool size, limits, credentials) for this client's database.
+    auto current = context_.tenants()->find(user_, database_);
+    if (!current) {
+      co_return Refusal{sqlstate::kInvalidCatalogName,
+                        fmt::format("database \"{}\" no longer exists", database_)};
+    }
+    tenant_ = std::move(current);
+    tenant_generation_ = generation;
+  }
   auto leased = co_await tenant_->pool->acquire();
   if (auto* error = std::get_if<AcquireError>(&leased)) {
     co_return Refusal{error->sqlstate, error->message, error->hint};

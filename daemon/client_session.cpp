@@ -47,7 +47,7 @@ bool acceptable_client_encoding(std::string_view value) {
 
 ClientSession::ClientSession(tcp::socket socket, ProxyContext& context)
     : context_(context),
-      config_(context.config),
+      config_(context.config()),
       client_(std::move(socket)),
       statement_timer_(client_.get_executor()),
       client_write_gate_(client_.get_executor(), Clock::time_point::max()) {
@@ -277,7 +277,12 @@ awaitable<bool> ClientSession::authenticate() {
 }
 
 awaitable<bool> ClientSession::attach_tenant() {
-  tenant_ = context_.tenants->find(user_, database_);
+  if (context_.draining.load()) {
+    co_await send_fatal(sqlstate::kAdminShutdown, "pgwarden is shutting down");
+    co_return false;
+  }
+  tenant_generation_ = context_.generation.load(std::memory_order_acquire);
+  tenant_ = context_.tenants()->find(user_, database_);
   if (!tenant_) {
     // The same words whether the name is unknown or belongs to another user.
     co_await send_fatal(sqlstate::kInvalidCatalogName,
@@ -324,6 +329,25 @@ void ClientSession::cancel_running_statement() {
     spdlog::info("client {}: forwarding a cancel request to its server", self->client_pid_);
     self->cancel_on_server();
   });
+}
+
+void ClientSession::shut_down(bool force) {
+  asio::post(strand_, [self = shared_from_this(), force] {
+    self->draining_ = true;
+    if (force || (!self->server_ && self->pending_.empty())) self->leave_for_shutdown();
+  });
+}
+
+void ClientSession::leave_for_shutdown() {
+  if (closing_) return;
+  proto::put_error(farewell_, {.severity = "FATAL",
+                               .sqlstate = sqlstate::kAdminShutdown,
+                               .message = "pgwarden is shutting down"});
+  closing_ = true;
+  // The client loop wakes from its read, sends farewell_ and ends; a linked
+  // server is released or closed by the pump as usual.
+  error_code ignored;
+  client_.cancel(ignored);
 }
 
 awaitable<void> ClientSession::send_fatal(std::string_view sqlstate, std::string_view message,

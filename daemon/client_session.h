@@ -35,6 +35,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   //! statement running on its server, if one is.
   void cancel_running_statement();
 
+  //! pgwarden is shutting down (any thread): leave with 57P01 once no
+  //! transaction is open, or at once when `force`.
+  void shut_down(bool force);
+
  private:
   //! A refusal pgwarden answers itself, as PostgreSQL would phrase it.
   struct Refusal {
@@ -93,6 +97,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   //! Sends a CancelRequest for the linked server's running statement.
   void cancel_on_server();
   void release_or_park(std::unique_ptr<ServerConnection> server, bool reusable);
+  //! Sends FATAL 57P01 and ends the session.
+  void leave_for_shutdown();
   awaitable<void> abandon_server(std::string_view message);
   void unlink_server(bool reusable);
   bool server_is_clean() const;
@@ -111,12 +117,15 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool counted_ = false;
 
   std::shared_ptr<Tenant> tenant_;
+  std::uint64_t tenant_generation_ = 0;  //!< ProxyContext::generation it was found in
+  bool draining_ = false;
   std::unique_ptr<ServerConnection> server_;  //!< linked server, if any
   ClientStatements statements_;               //!< this client's named statements
   std::deque<PendingRequest> pending_;        //!< answers owed, oldest first
   std::string to_server_;   //!< messages waiting to go upstream
   std::string loop_out_;    //!< local replies emitted by the client loop
   std::string pump_out_;    //!< local replies emitted by the server pump
+  std::string farewell_;    //!< a last FATAL to send when the session ends
   std::size_t last_statement_count_ = 0;  //!< of the text check_statement judged
   bool batch_open_ = false;       //!< extended messages sent since the last Sync
   bool skip_until_sync_ = false;  //!< a refused message: drop the rest of the batch
@@ -147,6 +156,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   struct Parked {
     std::unique_ptr<ServerConnection> server;
     bool reusable;
+    std::shared_ptr<Pool> pool;  //!< the tenant may have been reloaded since
   };
   std::vector<Parked> parked_;  //!< released servers waiting for their cancels
 

@@ -52,8 +52,8 @@ int serve(const std::string& config_path) {
   }
 
   configure_logging(config->log.level);
-  pgwarden::daemon::Proxy proxy(config);
-  if (auto error = proxy.prepare(std::get<pgwarden::catalog::Fernet>(keys)); !error.empty()) {
+  pgwarden::daemon::Proxy proxy(config, std::get<pgwarden::catalog::Fernet>(std::move(keys)));
+  if (auto error = proxy.prepare(); !error.empty()) {
     spdlog::critical("{}", error);
     return 1;
   }

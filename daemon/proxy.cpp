@@ -1,4 +1,5 @@
-// Process-wide wiring: threads, listeners, accept loops, signals, upkeep.
+// Process-wide wiring: threads, listeners, accept loops, signals, reload,
+// graceful shutdown and periodic upkeep.
 #include "daemon/proxy.h"
 
 #include <spdlog/spdlog.h>
@@ -9,13 +10,15 @@
 #include <fmt/format.h>
 
 #include "daemon/client_session.h"
+#include "daemon/notify.h"
 #include "protocol/scram.h"
 
 namespace pgwarden::daemon {
 
 namespace {
 
-constexpr auto kJanitorPeriod = std::chrono::seconds(1);
+constexpr auto kJanitorPeriod = std::chrono::milliseconds(250);
+constexpr auto kStatusPeriod = std::chrono::seconds(5);
 
 std::string format_endpoint(const tcp::endpoint& endpoint) {
   const auto address = endpoint.address();
@@ -23,23 +26,35 @@ std::string format_endpoint(const tcp::endpoint& endpoint) {
                          : fmt::format("{}:{}", address.to_string(), endpoint.port());
 }
 
+bool same_listen(const conf::ServerSettings& a, const conf::ServerSettings& b) {
+  if (a.listen.size() != b.listen.size() || a.workers != b.workers) return false;
+  for (std::size_t i = 0; i < a.listen.size(); ++i) {
+    if (a.listen[i].host != b.listen[i].host || a.listen[i].port != b.listen[i].port) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
-Proxy::Proxy(std::shared_ptr<const conf::Config> config)
-    : io_(static_cast<int>(config->server.workers)), signals_(io_, SIGINT, SIGTERM) {
-  context_.config = std::move(config);
+Proxy::Proxy(std::shared_ptr<const conf::Config> config, catalog::Fernet keys)
+    : keys_(std::move(keys)),
+      io_(static_cast<int>(config->server.workers)),
+      stop_signals_(io_, SIGINT, SIGTERM),
+      reload_signals_(io_, SIGHUP) {
+  context_.install(std::move(config), nullptr);
   std::array<std::byte, 32> secret;
   protocol::random_bytes(secret);
   context_.mock_secret.assign(reinterpret_cast<const char*>(secret.data()), secret.size());
 }
 
-std::string Proxy::prepare(const catalog::Fernet& keys) {
-  auto tenants = TenantDirectory::build(*context_.config, keys, io_.get_executor());
+std::string Proxy::prepare() {
+  const auto config = context_.config();
+  auto tenants = TenantDirectory::build(*config, keys_, io_.get_executor());
   if (auto* error = std::get_if<std::string>(&tenants)) return *error;
-  context_.tenants = std::get<std::shared_ptr<TenantDirectory>>(tenants);
+  context_.install(config, std::get<std::shared_ptr<TenantDirectory>>(tenants));
 
   tcp::resolver resolver(io_);
-  for (const auto& listen : context_.config->server.listen) {
+  for (const auto& listen : config->server.listen) {
     error_code ec;
     auto results = resolver.resolve(listen.host, std::to_string(listen.port),
                                     tcp::resolver::passive | tcp::resolver::numeric_service, ec);
@@ -67,21 +82,66 @@ int Proxy::run() {
     spdlog::info("listening on {}", format_endpoint(acceptor.local_endpoint()));
   }
   asio::co_spawn(io_, janitor(), asio::detached);
-  signals_.async_wait([this](const error_code& ec, int signal) {
-    if (ec) return;
-    spdlog::info("received {}, shutting down", signal == SIGINT ? "SIGINT" : "SIGTERM");
-    stop();
-  });
+  wait_for_signals();
 
-  unsigned workers = context_.config->server.workers;
+  const auto config = context_.config();
+  unsigned workers = config->server.workers;
   if (workers == 0) workers = std::max(1U, std::thread::hardware_concurrency());
   spdlog::info("pgwarden serving {} connection(s) for {} user(s) on {} worker thread(s)",
-               context_.config->connections.size(), context_.config->users.size(), workers);
+               config->connections.size(), config->users.size(), workers);
+  // Listeners accept from here on (the kernel queues until the loop runs).
+  notify::send("READY=1\nSTATUS=accepting clients");
   std::vector<std::jthread> threads;
   for (unsigned i = 1; i < workers; ++i) threads.emplace_back([this] { io_.run(); });
   io_.run();
   threads.clear();
+  spdlog::info("pgwarden stopped");
   return 0;
+}
+
+void Proxy::wait_for_signals() {
+  stop_signals_.async_wait([this](const error_code& ec, int signal) {
+    if (ec) return;
+    spdlog::info("received {}, shutting down", signal == SIGINT ? "SIGINT" : "SIGTERM");
+    begin_shutdown();
+  });
+  wait_for_reload();
+}
+
+void Proxy::wait_for_reload() {
+  reload_signals_.async_wait([this](const error_code& ec, int) {
+    if (ec) return;
+    spdlog::info("received SIGHUP, reloading the configuration");
+    reload();
+    wait_for_reload();
+  });
+}
+
+std::string Proxy::reload() {
+  notify::send("RELOADING=1");
+  const auto current = context_.config();
+  std::string error;
+  auto loaded = conf::load_config(current->source);
+  if (auto* config_error = std::get_if<conf::ConfigError>(&loaded)) {
+    error = config_error->to_string();
+  } else {
+    auto config = std::get<std::shared_ptr<const conf::Config>>(loaded);
+    auto tenants =
+        TenantDirectory::build(*config, keys_, io_.get_executor(), context_.tenants().get());
+    if (auto* build_error = std::get_if<std::string>(&tenants)) {
+      error = *build_error;
+    } else {
+      if (!same_listen(current->server, config->server)) {
+        spdlog::warn("reload: [server] listen and workers take effect only after a restart");
+      }
+      context_.install(std::move(config), std::get<std::shared_ptr<TenantDirectory>>(tenants));
+      spdlog::info("reload: configuration applied; new transactions use it");
+    }
+  }
+  if (!error.empty()) spdlog::error("reload failed, keeping the running configuration: {}", error);
+  notify::send(error.empty() ? "READY=1\nSTATUS=configuration reloaded"
+                             : "READY=1\nSTATUS=reload failed; running the previous configuration");
+  return error;
 }
 
 awaitable<void> Proxy::accept_loop(tcp::acceptor& acceptor) {
@@ -111,19 +171,66 @@ awaitable<void> Proxy::accept_loop(tcp::acceptor& acceptor) {
 
 awaitable<void> Proxy::janitor() {
   asio::steady_timer timer(co_await asio::this_coro::executor);
-  while (!stopping_) {
+  const auto watchdog = notify::watchdog_interval();
+  auto next_status = Clock::now();
+  for (;;) {
     timer.expires_after(kJanitorPeriod);
     co_await timer.async_wait(use_nothrow);
-    context_.tenants->for_each([](const Tenant& tenant) { tenant.pool->maintain(); });
+    const auto now = Clock::now();
+    if (drain_deadline_) {
+      const auto clients = context_.clients.load();
+      if (clients == 0) {
+        io_.stop();
+        co_return;
+      }
+      if (now >= *drain_deadline_ && !forced_) {
+        forced_ = true;
+        spdlog::warn("shutdown_grace passed with {} client(s) still in a transaction; "
+                     "disconnecting them",
+                     clients);
+        context_.sessions.for_each([](const auto& session) { session->shut_down(true); });
+      } else if (now >= *drain_deadline_ + std::chrono::seconds(5)) {
+        io_.stop();  // clients that never finished their handshake
+        co_return;
+      }
+      continue;
+    }
+    context_.tenants()->for_each([](const Tenant& tenant) { tenant.pool->maintain(); });
+    // The watchdog is fed from this loop, so a wedged event loop is noticed.
+    if (watchdog) notify::send("WATCHDOG=1");
+    if (now >= next_status) {
+      next_status = now + kStatusPeriod;
+      std::uint32_t servers = 0;
+      std::uint32_t idle = 0;
+      context_.tenants()->for_each([&](const Tenant& tenant) {
+        const auto stats = tenant.pool->stats();
+        servers += stats.total;
+        idle += stats.idle;
+      });
+      notify::send(fmt::format("STATUS={} client(s), {} server connection(s) ({} idle)",
+                               context_.clients.load(), servers, idle));
+    }
   }
 }
 
-void Proxy::stop() {
+void Proxy::begin_shutdown() {
+  if (stopping_) return;
   stopping_ = true;
+  notify::send("STOPPING=1");
   error_code ignored;
   for (auto& acceptor : acceptors_) acceptor.close(ignored);
-  context_.tenants->for_each([](const Tenant& tenant) { tenant.pool->shut_down(); });
-  io_.stop();
+  reload_signals_.cancel(ignored);
+  context_.draining = true;
+  const auto grace = context_.config()->server.shutdown_grace;
+  drain_deadline_ = Clock::now() + std::chrono::duration_cast<Clock::duration>(grace);
+  // Idle clients go now; clients in a transaction when it ends.
+  context_.sessions.for_each([](const auto& session) { session->shut_down(false); });
+  // A second SIGTERM/SIGINT means now.
+  stop_signals_.async_wait([this](const error_code& ec, int) {
+    if (ec) return;
+    spdlog::warn("second stop signal: stopping at once");
+    drain_deadline_ = Clock::now();
+  });
 }
 
 }  // namespace pgwarden::daemon

@@ -1,7 +1,9 @@
-// The running proxy: event-loop threads, listeners, signals and the janitor.
+// The running proxy: event-loop threads, listeners, signals, reload, drain
+// and the janitor.
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "catalog/fernet.h"
@@ -13,26 +15,37 @@ namespace pgwarden::daemon {
 
 class Proxy {
  public:
-  explicit Proxy(std::shared_ptr<const conf::Config> config);
+  Proxy(std::shared_ptr<const conf::Config> config, catalog::Fernet keys);
 
   //! Builds tenants (decrypting credentials) and binds every listener.
   //! Returns an error line for the operator, or empty on success.
-  std::string prepare(const catalog::Fernet& keys);
+  std::string prepare();
 
-  //! Serves until SIGINT/SIGTERM; returns the process exit code.
+  //! Serves until SIGINT/SIGTERM and the drain that follows; returns the
+  //! process exit code.
   int run();
+
+  //! Re-reads the configuration file and swaps it in whole; on any error the
+  //! running configuration stays. Returns the error, or empty.
+  std::string reload();
 
  private:
   awaitable<void> accept_loop(tcp::acceptor& acceptor);
   awaitable<void> janitor();
-  void stop();
+  void wait_for_signals();
+  void wait_for_reload();
+  void begin_shutdown();
 
   // Declared before io_ so it outlives the coroutine frames io_ destroys.
   ProxyContext context_;
+  catalog::Fernet keys_;  //!< kept for reloads: ENCRYPTION_KEY is gone from the environment
   asio::io_context io_;
   std::vector<tcp::acceptor> acceptors_;
-  asio::signal_set signals_;
+  asio::signal_set stop_signals_;
+  asio::signal_set reload_signals_;
   bool stopping_ = false;
+  std::optional<Clock::time_point> drain_deadline_;
+  bool forced_ = false;
 };
 
 }  // namespace pgwarden::daemon

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "conf/config.h"
@@ -12,13 +13,41 @@
 
 namespace pgwarden::daemon {
 
-struct ProxyContext {
-  std::shared_ptr<const conf::Config> config;
-  std::shared_ptr<TenantDirectory> tenants;
+class ProxyContext {
+ public:
+  //! The configuration and tenants in force; a reload swaps both at once.
+  std::shared_ptr<const conf::Config> config() const {
+    std::lock_guard lock(mutex_);
+    return config_;
+  }
+  std::shared_ptr<TenantDirectory> tenants() const {
+    std::lock_guard lock(mutex_);
+    return tenants_;
+  }
+  void install(std::shared_ptr<const conf::Config> config,
+               std::shared_ptr<TenantDirectory> tenants) {
+    {
+      std::lock_guard lock(mutex_);
+      config_ = std::move(config);
+      tenants_ = std::move(tenants);
+    }
+    generation.fetch_add(1, std::memory_order_release);
+  }
+
+  //! Bumped by every install(): sessions re-resolve their tenant lazily, at
+  //! their next transaction, only when it changed.
+  std::atomic<std::uint64_t> generation{0};
   SessionRegistry sessions;
   std::atomic<std::uint32_t> clients{0};
+  //! Set on SIGTERM: no new logins, sessions leave once idle.
+  std::atomic<bool> draining{false};
   //! Seeds the mock SCRAM exchange for unknown users; random per process.
   std::string mock_secret;
+
+ private:
+  mutable std::mutex mutex_;
+  std::shared_ptr<const conf::Config> config_;
+  std::shared_ptr<TenantDirectory> tenants_;
 };
 
 }  // namespace pgwarden::daemon

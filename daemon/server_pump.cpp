@@ -344,6 +344,7 @@ void ClientSession::unlink_server(bool reusable) {
   }
   disarm_statement_timer();
   release_or_park(std::move(server_), reusable);
+  if (draining_ && pending_.empty()) leave_for_shutdown();
 }
 
 awaitable<error_code> ClientSession::write_client(std::span<const asio::const_buffer> buffers) {
@@ -400,7 +401,7 @@ void ClientSession::cancel_on_server() {
         if (parked != self->parked_.end() && server->cancels_in_flight == 0) {
           auto entry = std::move(*parked);
           self->parked_.erase(parked);
-          self->tenant_->pool->release(std::move(entry.server), entry.reusable);
+          entry.pool->release(std::move(entry.server), entry.reusable);
         }
       },
       asio::detached);
@@ -408,7 +409,7 @@ void ClientSession::cancel_on_server() {
 
 void ClientSession::release_or_park(std::unique_ptr<ServerConnection> server, bool reusable) {
   if (server->cancels_in_flight > 0) {
-    parked_.push_back({std::move(server), reusable});
+    parked_.push_back({std::move(server), reusable, tenant_->pool});
     return;
   }
   tenant_->pool->release(std::move(server), reusable);

@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 #include <unordered_map>
+#include <vector>
 
 #include "protocol/types.h"
 
@@ -29,6 +30,19 @@ class SessionRegistry {
   //! The session whose key matches (secret compared in constant time).
   std::shared_ptr<ClientSession> find(std::uint32_t pid, protocol::ByteView secret) const;
   std::size_t size() const;
+  //! Calls `f` with every live session (outside the registry's lock).
+  template <typename F>
+  void for_each(F&& f) const {
+    std::vector<std::shared_ptr<ClientSession>> live;
+    {
+      std::lock_guard lock(mutex_);
+      live.reserve(sessions_.size());
+      for (const auto& [pid, entry] : sessions_) {
+        if (auto session = entry.session.lock()) live.push_back(std::move(session));
+      }
+    }
+    for (auto& session : live) f(session);
+  }
 
  private:
   struct Entry {

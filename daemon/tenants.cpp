@@ -7,10 +7,25 @@
 
 namespace pgwarden::daemon {
 
+namespace {
+
+bool same_pool_settings(const conf::PoolSettings& a, const conf::PoolSettings& b) {
+  return a.min_size == b.min_size && a.max_size == b.max_size &&
+         a.acquire_timeout == b.acquire_timeout && a.connect_timeout == b.connect_timeout &&
+         a.query_timeout == b.query_timeout && a.server_idle_timeout == b.server_idle_timeout &&
+         a.server_lifetime == b.server_lifetime &&
+         a.idle_transaction_timeout == b.idle_transaction_timeout;
+}
+
+}  // namespace
+
 std::variant<std::shared_ptr<TenantDirectory>, std::string> TenantDirectory::build(
-    const conf::Config& config, const catalog::Fernet& keys, asio::any_io_executor background) {
+    const conf::Config& config, const catalog::Fernet& keys, asio::any_io_executor background,
+    const TenantDirectory* previous) {
   auto directory = std::make_shared<TenantDirectory>();
   for (const auto& connection : config.connections) {
+    const std::shared_ptr<Tenant> old =
+        previous ? previous->find(connection.user, connection.name) : nullptr;
     const auto where = fmt::format("{}: connection \"{}\" of user \"{}\"", config.source,
                                    connection.name, connection.user);
     auto plaintext = keys.decrypt(connection.connection_string_encrypted);
@@ -31,8 +46,14 @@ std::variant<std::shared_ptr<TenantDirectory>, std::string> TenantDirectory::bui
     auto tenant = std::make_shared<Tenant>();
     tenant->user = connection.user;
     tenant->name = connection.name;
-    tenant->pool = std::make_shared<Pool>(connection.name, std::move(info), connection.pool,
-                                          std::move(tls), background);
+    tenant->connection_string_encrypted = connection.connection_string_encrypted;
+    if (old && old->connection_string_encrypted == connection.connection_string_encrypted &&
+        same_pool_settings(old->pool->settings(), connection.pool)) {
+      tenant->pool = old->pool;
+    } else {
+      tenant->pool = std::make_shared<Pool>(connection.name, std::move(info), connection.pool,
+                                            std::move(tls), background);
+    }
     tenant->limits = connection.limits;
     policy::FunctionRules rules;
     rules.allowed.insert(connection.limits.allow_functions.begin(),
@@ -40,8 +61,13 @@ std::variant<std::shared_ptr<TenantDirectory>, std::string> TenantDirectory::bui
     policy::ClassifierOptions options;
     options.max_query_bytes = config.server.max_message_size;
     tenant->classifier = std::make_shared<policy::Classifier>(options, std::move(rules));
-    tenant->rate = std::make_shared<policy::RateLimiter>(connection.limits.queries_per_minute,
-                                                         connection.limits.burst);
+    if (old && old->limits.queries_per_minute == connection.limits.queries_per_minute &&
+        old->limits.burst == connection.limits.burst) {
+      tenant->rate = old->rate;
+    } else {
+      tenant->rate = std::make_shared<policy::RateLimiter>(connection.limits.queries_per_minute,
+                                                           connection.limits.burst);
+    }
     directory->tenants_.emplace(std::pair{connection.user, connection.name}, std::move(tenant));
   }
   return directory;

@@ -19,6 +19,7 @@ namespace pgwarden::daemon {
 struct Tenant {
   std::string user;
   std::string name;
+  std::string connection_string_encrypted;  //!< to tell on reload whether it changed
   std::shared_ptr<Pool> pool;
   conf::LimitSettings limits;
   //! The query guard for this connection (its function rules are its own).
@@ -31,8 +32,12 @@ class TenantDirectory {
  public:
   //! Decrypts and parses every connection string; an error names the entry
   //! (user and name) and the problem, never the secret.
+  //! With `previous` (a reload), a connection whose credentials and pool
+  //! settings did not change keeps its pool and open server connections, and
+  //! its rate limiter if the rate did not change either.
   static std::variant<std::shared_ptr<TenantDirectory>, std::string> build(
-      const conf::Config& config, const catalog::Fernet& keys, asio::any_io_executor background);
+      const conf::Config& config, const catalog::Fernet& keys, asio::any_io_executor background,
+      const TenantDirectory* previous = nullptr);
 
   //! The connection `name` owned by `user`, or nullptr.
   std::shared_ptr<Tenant> find(std::string_view user, std::string_view name) const;

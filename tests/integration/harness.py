@@ -400,7 +400,10 @@ class Pgwarden:
         # rate limit set it per connection.
         self.limits: dict[str, int | float] = {"queries_per_minute": 0}
         self.workers = 2
-        self.server_settings: dict[str, int | float] = {}  # more [server] keys
+        self.extra_env: dict[str, str] = {}  # e.g. NOTIFY_SOCKET
+        # More [server] keys. shutdown_grace is short so that a test leaving a
+        # transaction open cannot stall teardown.
+        self.server_settings: dict[str, int | float] = {"shutdown_grace": 5}
         self.log_level = "info"
         self.config_path = self.dir / "pgwarden.toml"
         self.logfile = self.dir / "pgwarden.log"
@@ -468,7 +471,8 @@ class Pgwarden:
         with open(self.logfile, "ab") as log:
             self.proc = subprocess.Popen(
                 [str(self.binary), "--config", str(self.config_path)], cwd=self.dir,
-                env=clean_env(ENCRYPTION_KEY=self.encryption_key), stdin=subprocess.DEVNULL,
+                env=clean_env(ENCRYPTION_KEY=self.encryption_key, **self.extra_env),
+                stdin=subprocess.DEVNULL,
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
                 preexec_fn=_die_with_parent(signal.SIGTERM))
 

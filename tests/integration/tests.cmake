@@ -15,6 +15,7 @@ set(_pgwarden_integration_files
   test_pooling_protocol.py
   test_upstream_tls.py
   test_guard.py
+  test_operations.py
 )
 
 foreach(_file IN LISTS _pgwarden_integration_files)
