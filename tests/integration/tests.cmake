@@ -16,6 +16,7 @@ set(_pgwarden_integration_files
   test_upstream_tls.py
   test_guard.py
   test_operations.py
+  test_psql_interactive.py
 )
 
 foreach(_file IN LISTS _pgwarden_integration_files)
