@@ -5,7 +5,11 @@
 
 #include <functional>
 #include <memory>
+#include <mutex>
+#include <set>
+#include <string>
 #include <thread>
+#include <utility>
 
 #include "catalog/store.h"
 
@@ -23,12 +27,21 @@ class CatalogWatcher {
   CatalogWatcher(const CatalogWatcher&) = delete;
   CatalogWatcher& operator=(const CatalogWatcher&) = delete;
 
+  //! Records that a client used connection (user, name); last_used is
+  //! written by the watcher thread at most once a minute per connection
+  //! (and on destruction). Cheap and non-blocking: call it from the event loop.
+  void note_used(std::string user, std::string name);
+
  private:
   void run(std::stop_token stop);
+  void flush_last_used();
 
   std::shared_ptr<catalog::CatalogStore> store_;
   std::function<void()> on_change_;
   std::function<void(bool)> on_health_;
+  std::mutex used_mutex_;
+  std::set<std::pair<std::string, std::string>> used_;
+  // Last member: the thread starts once everything above exists.
   std::jthread thread_;
 };
 
