@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <string_view>
 
@@ -17,8 +18,10 @@ constexpr std::string_view kUsage = R"(usage: pgwarden --config FILE     run the
        pgwarden keygen            print a new Fernet key (for ENCRYPTION_KEY)
        pgwarden encrypt           read a secret on stdin, print its Fernet token
        pgwarden verifier          read a password on stdin, print its SCRAM-SHA-256 verifier
+       pgwarden --check-config FILE  validate a configuration file and exit
        pgwarden --version
 environment: ENCRYPTION_KEY  comma-separated Fernet keys; the first encrypts
+             (or the systemd credential encryption_key)
 )";
 
 void configure_logging(const std::string& level) {
@@ -26,6 +29,42 @@ void configure_logging(const std::string& level) {
   logger->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ %v");
   logger->set_level(spdlog::level::from_str(level));
   spdlog::set_default_logger(logger);
+}
+
+//! The Fernet key list: ENCRYPTION_KEY, or the systemd credential
+//! "encryption_key" (LoadCredential/LoadCredentialEncrypted). The variable is
+//! removed from the environment once read: children and readers of
+//! /proc/<pid>/environ do not need it.
+bool read_encryption_key(std::string& keys) {
+  if (const char* env = std::getenv("ENCRYPTION_KEY"); env != nullptr && *env != '\0') {
+    keys = env;
+    ::unsetenv("ENCRYPTION_KEY");
+    return true;
+  }
+  if (const char* dir = std::getenv("CREDENTIALS_DIRECTORY"); dir != nullptr && *dir != '\0') {
+    std::ifstream file(std::string(dir) + "/encryption_key");
+    if (file) {
+      std::getline(file, keys);
+      if (!keys.empty()) return true;
+    }
+  }
+  std::cerr << "pgwarden: ENCRYPTION_KEY is not set (nor the systemd credential encryption_key); "
+               "set it to the Fernet key that encrypted the connection strings (make one with "
+               "`pgwarden keygen`)\n";
+  return false;
+}
+
+//! --check-config: load and validate, print one line, start nothing.
+int check_config(const std::string& config_path) {
+  auto loaded = pgwarden::conf::load_config(config_path);
+  if (auto* error = std::get_if<pgwarden::conf::ConfigError>(&loaded)) {
+    std::cerr << "pgwarden: " << error->to_string() << "\n";
+    return 2;
+  }
+  const auto& config = *std::get<std::shared_ptr<const pgwarden::conf::Config>>(loaded);
+  std::cout << config_path << ": OK (" << config.users.size() << " user(s), "
+            << config.connections.size() << " connection(s))\n";
+  return 0;
 }
 
 int serve(const std::string& config_path) {
@@ -36,16 +75,9 @@ int serve(const std::string& config_path) {
   }
   auto config = std::get<std::shared_ptr<const pgwarden::conf::Config>>(loaded);
 
-  const char* key_env = std::getenv("ENCRYPTION_KEY");
-  if (key_env == nullptr || *key_env == '\0') {
-    std::cerr << "pgwarden: ENCRYPTION_KEY is not set; set it to the Fernet key that encrypted "
-                 "the connection strings (make one with `pgwarden keygen`)\n";
-    return 2;
-  }
-  auto keys = pgwarden::catalog::Fernet::from_keys(key_env);
-  // The key stays in this process's memory only: children and /proc/<pid>/environ
-  // readers do not need it.
-  ::unsetenv("ENCRYPTION_KEY");
+  std::string key_text;
+  if (!read_encryption_key(key_text)) return 2;
+  auto keys = pgwarden::catalog::Fernet::from_keys(key_text);
   if (auto* error = std::get_if<std::string>(&keys)) {
     std::cerr << "pgwarden: ENCRYPTION_KEY: " << *error << "\n";
     return 2;
@@ -79,6 +111,7 @@ int main(int argc, char** argv) {
     std::cout << kUsage;
     return 0;
   }
+  if (args.size() == 2 && args[0] == "--check-config") return check_config(std::string(args[1]));
   if (args.size() == 2 && (args[0] == "--config" || args[0] == "-c")) {
     try {
       return serve(std::string(args[1]));
