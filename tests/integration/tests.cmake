@@ -17,6 +17,7 @@ set(_pgwarden_integration_files
   test_guard.py
   test_operations.py
   test_psql_interactive.py
+  test_node_pg.py
 )
 
 foreach(_file IN LISTS _pgwarden_integration_files)
