@@ -18,6 +18,7 @@ set(_pgwarden_integration_files
   test_operations.py
   test_psql_interactive.py
   test_node_pg.py
+  test_pgjdbc.py
 )
 
 foreach(_file IN LISTS _pgwarden_integration_files)
