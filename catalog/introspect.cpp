@@ -259,25 +259,30 @@ json::object schema_page(const json::object& schema, std::size_t offset, std::si
   return page;
 }
 
-std::vector<std::string> safe_function_names(const json::object& schema) {
-  std::set<std::string> names;
+FunctionFacts function_facts(const json::object& schema) {
+  std::set<std::string> read_only;
+  std::set<std::string> volatile_names;
   const json::value* functions = schema.if_contains("functions");
   if (functions == nullptr || !functions->is_array()) return {};
   for (const json::value& f : functions->as_array()) {
-    if (!f.is_object()) continue;
-    const json::object& o = f.as_object();
-    const json::value* volatility = o.if_contains("volatility");
-    const json::value* name = o.if_contains("name");
-    const json::value* ns = o.if_contains("schema");
-    if (volatility == nullptr || name == nullptr || ns == nullptr || !name->is_string() ||
-        !ns->is_string() || !volatility->is_string()) {
-      continue;
+    const json::object* o = f.if_object();
+    if (o == nullptr) continue;
+    const json::value* name = o->if_contains("name");
+    const json::value* volatility = o->if_contains("volatility");
+    if (name == nullptr || !name->is_string() || volatility == nullptr) continue;
+    const std::string n(name->as_string());
+    if (volatility->is_string() && volatility->as_string() != "volatile") {
+      read_only.insert(n);
+    } else {
+      volatile_names.insert(n);
     }
-    if (volatility->as_string() == "volatile") continue;
-    names.insert(std::string(name->as_string()));
-    names.insert(std::string(ns->as_string()) + "." + std::string(name->as_string()));
   }
-  return {names.begin(), names.end()};
+  FunctionFacts facts;
+  for (const std::string& n : read_only) {
+    if (!volatile_names.contains(n)) facts.read_only.push_back(n);
+  }
+  facts.volatile_names.assign(volatile_names.begin(), volatile_names.end());
+  return facts;
 }
 
 UnixMillis introspected_at(const json::object& schema) {

@@ -63,9 +63,16 @@ inline constexpr std::size_t kMaxPageLimit = 1000;
 boost::json::object schema_page(const boost::json::object& schema, std::size_t offset,
                                 std::size_t limit = kDefaultPageLimit);
 
-//! "schema.name" and bare "name" of every immutable or stable function: what
-//! the query guard may allow a SELECT to call. Sorted, without duplicates.
-std::vector<std::string> safe_function_names(const boost::json::object& schema);
+//! Function facts for the query guard (policy::FunctionRules): unqualified
+//! names, as the guard matches calls. A name is read-only only when every
+//! overload of it is IMMUTABLE or STABLE (the guard cannot tell which overload
+//! a call resolves to); a name with any VOLATILE overload is volatile. Sorted,
+//! without duplicates.
+struct FunctionFacts {
+  std::vector<std::string> read_only;
+  std::vector<std::string> volatile_names;
+};
+FunctionFacts function_facts(const boost::json::object& schema);
 
 //! introspected_at of a schema document as UnixMillis; 0 if absent or bad.
 UnixMillis introspected_at(const boost::json::object& schema);

@@ -297,9 +297,13 @@ BOOST_AUTO_TEST_CASE(pages_of_tables) {
 }
 
 BOOST_AUTO_TEST_CASE(guard_facts) {
-  const auto names = pgwarden::catalog::safe_function_names(sample_schema(0));
-  BOOST_TEST(names ==
-             (std::vector<std::string>{"f_imm", "f_stable", "public.f_imm", "util.f_stable"}));
+  json::object schema = sample_schema(0);
+  // An overload of f_stable that is volatile makes the name volatile.
+  schema["functions"].as_array().push_back(
+      json::object{{"schema", "public"}, {"name", "f_stable"}, {"volatility", "volatile"}});
+  const auto facts = pgwarden::catalog::function_facts(schema);
+  BOOST_TEST(facts.read_only == (std::vector<std::string>{"f_imm"}));
+  BOOST_TEST(facts.volatile_names == (std::vector<std::string>{"f_stable", "f_vol"}));
   BOOST_TEST(pgwarden::catalog::introspected_at(sample_schema(0)) == 1714564800123);
   BOOST_TEST(pgwarden::catalog::introspected_at(json::object{{"introspected_at", "x"}}) == 0);
 }
