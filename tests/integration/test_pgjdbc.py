@@ -138,6 +138,7 @@ def test_refused_write_leaves_the_connection_usable(runs):
 
 
 METADATA_CALLS = ["getTables", "getColumns", "getPrimaryKeys", "getImportedKeys",
+                  "getExportedKeys", "getBestRowIdentifier", "getTablePrivileges",
                   "getIndexInfo", "getSchemas", "product"]
 
 

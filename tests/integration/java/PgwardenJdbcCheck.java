@@ -197,6 +197,13 @@ public final class PgwardenJdbcCheck {
           "COLUMN_NAME", "KEY_SEQ", "PK_NAME"));
       m.put("getImportedKeys", rows(md, d -> d.getImportedKeys(null, "public", "payments"),
           "FKCOLUMN_NAME", "PKTABLE_NAME", "PKCOLUMN_NAME", "FK_NAME"));
+      m.put("getExportedKeys", rows(md, d -> d.getExportedKeys(null, "public", "loans"),
+          "FKTABLE_NAME", "FKCOLUMN_NAME", "PKCOLUMN_NAME", "FK_NAME"));
+      m.put("getBestRowIdentifier", rows(md,
+          d -> d.getBestRowIdentifier(null, "public", "loans", DatabaseMetaData.bestRowSession, true),
+          "COLUMN_NAME", "TYPE_NAME", "SCOPE"));
+      m.put("getTablePrivileges", rows(md, d -> d.getTablePrivileges(null, "public", "loans"),
+          "GRANTEE", "PRIVILEGE", "IS_GRANTABLE"));
       m.put("getIndexInfo", rows(md, d -> d.getIndexInfo(null, "public", "loans", false, false),
           "INDEX_NAME", "NON_UNIQUE", "COLUMN_NAME", "ORDINAL_POSITION"));
       m.put("getSchemas", rows(md, d -> d.getSchemas(), "TABLE_SCHEM"));
