@@ -77,7 +77,55 @@ class _UnixConnection(http.client.HTTPConnection):
         self.sock.connect(self._path)
 
 
-class AdminServer:
+class AdminClient:
+    """Requests to an admin API at host:port (or a Unix socket) with a token."""
+
+    host = harness.LOOPBACK
+    port = 0
+    unix_path: str | None = None
+    token = ""
+
+    def __init__(self, host: str = harness.LOOPBACK, port: int = 0, token: str = "") -> None:
+        self.host, self.port, self.token = host, port, token
+
+    def connection(self, timeout: float = 60) -> http.client.HTTPConnection:
+        if self.unix_path:
+            return _UnixConnection(self.unix_path, timeout)
+        return http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+
+    def request(self, method: str, path: str, body=None, token: str | None = "default",
+                headers: dict | None = None, raw: bytes | None = None,
+                timeout: float = 60) -> Reply:
+        """One request on a fresh connection. body is sent as JSON; raw as is;
+        token=None sends no Authorization header."""
+        h = dict(headers or {})
+        if token == "default":
+            token = self.token
+        if token is not None:
+            h["Authorization"] = f"Bearer {token}"
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+        if data is not None:
+            h.setdefault("Content-Type", "application/json")
+        c = self.connection(timeout)
+        try:
+            c.request(method, path, body=data, headers=h)
+            r = c.getresponse()
+            return Reply(r.status, {k.lower(): v for k, v in r.getheaders()},
+                         r.read().decode(errors="replace"))
+        finally:
+            c.close()
+
+    def get(self, path: str, **kw) -> Reply:
+        return self.request("GET", path, **kw)
+
+    def post(self, path: str, body=None, **kw) -> Reply:
+        return self.request("POST", path, body, **kw)
+
+    def delete(self, path: str, **kw) -> Reply:
+        return self.request("DELETE", path, **kw)
+
+
+class AdminServer(AdminClient):
     """One admin_server_test_main process with its own folder and config.
 
     catalog: TOML lines of the [catalog] table (default: a SQLite file in the
@@ -153,42 +201,6 @@ class AdminServer:
             return self.logfile.read_text(errors="replace")
         except FileNotFoundError:
             return ""
-
-    def connection(self, timeout: float = 60) -> http.client.HTTPConnection:
-        if self.unix_path:
-            return _UnixConnection(self.unix_path, timeout)
-        return http.client.HTTPConnection(self.host, self.port, timeout=timeout)
-
-    def request(self, method: str, path: str, body=None, token: str | None = "default",
-                headers: dict | None = None, raw: bytes | None = None,
-                timeout: float = 60) -> Reply:
-        """One request on a fresh connection. body is sent as JSON; raw as is;
-        token=None sends no Authorization header."""
-        h = dict(headers or {})
-        if token == "default":
-            token = self.token
-        if token is not None:
-            h["Authorization"] = f"Bearer {token}"
-        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-        if data is not None:
-            h.setdefault("Content-Type", "application/json")
-        c = self.connection(timeout)
-        try:
-            c.request(method, path, body=data, headers=h)
-            r = c.getresponse()
-            return Reply(r.status, {k.lower(): v for k, v in r.getheaders()},
-                         r.read().decode(errors="replace"))
-        finally:
-            c.close()
-
-    def get(self, path: str, **kw) -> Reply:
-        return self.request("GET", path, **kw)
-
-    def post(self, path: str, body=None, **kw) -> Reply:
-        return self.request("POST", path, body, **kw)
-
-    def delete(self, path: str, **kw) -> Reply:
-        return self.request("DELETE", path, **kw)
 
     def hook_calls(self) -> dict:
         """What the stub daemon hooks were told so far."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import socket
 import sqlite3
 import stat
@@ -23,7 +24,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 import harness
-from adminapi import AdminServer, make_ssl_only, scram_verifier, verifier_matches
+from adminapi import AdminClient, AdminServer, make_ssl_only, scram_verifier, verifier_matches
 
 UNABLE = "Unable to connect. Check host/port."
 AUTH = "Authentication failed. Check credentials."
@@ -566,3 +567,56 @@ def test_postgresql_catalog_shared_by_two_instances(pg, world, key, pg_catalog):
     finally:
         a.cleanup()
         b.cleanup()
+
+
+# ---------------------------------------------------------------- the daemon
+
+
+def test_full_cycle_through_the_daemon(world):
+    """On the real daemon: create a connection and a user through the API,
+    connect with psql through pgwarden at once (no restart), then delete and
+    see new sessions refused. Skipped until pgwarden serves the admin API
+    (daemon/admin/README-wiring.md)."""
+    d = harness.Pgwarden()
+    try:
+        d.add_user("acme")
+        d.port = harness.free_port()
+        admin_port = harness.free_port()
+        token = secrets.token_hex(24)
+        (d.dir / "admin-token").write_text(token + "\n")
+        d.config_path.write_text(
+            d.render_config()
+            + f"\n[admin]\nlisten = \"{harness.LOOPBACK}:{admin_port}\"\n"
+            + f"token_file = {harness.toml_str(str(d.dir / 'admin-token'))}\n"
+            + f"\n[catalog]\npath = {harness.toml_str(str(d.dir / 'catalog.db'))}\n")
+        d.start()
+        try:
+            harness.wait_until(lambda: harness.port_accepts(harness.LOOPBACK, admin_port), 5,
+                               "the daemon's admin API")
+        except TimeoutError:
+            pytest.skip("pgwarden does not serve the admin API yet (daemon/admin/README-wiring.md)")
+        api = AdminClient(port=admin_port, token=token)
+
+        r = api.post("/api/connections", body(world, "via_api"))
+        assert r.status == 201, r.text
+        cid = r.json["connection_id"]
+        ok = lambda user, db: d.psql("SELECT count(*) FROM loans", user, db)  # noqa: E731
+        result = harness.wait_until(lambda: (res := ok("acme", "via_api")).ok and res, 5,
+                                    "the new connection to serve clients")
+        assert result.stdout == "2000"
+
+        password = harness.new_password()
+        assert api.post("/api/users", {"name": "newbie", "password": password}).status == 201
+        assert api.post("/api/connections", body(world, "mine", user="newbie")).status == 201
+        d.users["newbie"] = password
+        result = harness.wait_until(lambda: (res := ok("newbie", "mine")).ok and res, 5,
+                                    "the new user to log in")
+        assert result.stdout == "2000"
+
+        assert api.delete(f"/api/connections/{cid}").json == {"success": True}
+        harness.wait_until(lambda: not ok("acme", "via_api").ok, 5,
+                           "the deleted connection to refuse new sessions")
+        for secret in (world.roles["analyst"], password, token):
+            assert secret not in d.log
+    finally:
+        d.cleanup()
