@@ -53,6 +53,7 @@ awaitable<void> ClientSession::relay() {
       break;
     }
     client_in_.commit(n);
+    last_activity_ = Clock::now();
     const bool keep_going = co_await take_client_messages();
     if (!to_server_.empty() && server_) {
       writing_server_ = true;

@@ -50,6 +50,7 @@ ClientSession::ClientSession(tcp::socket socket, ProxyContext& context)
       config_(context.config()),
       client_(std::move(socket)),
       statement_timer_(client_.get_executor()),
+      idle_timer_(client_.get_executor()),
       client_write_gate_(client_.get_executor(), Clock::time_point::max()) {
   client_limits_.max_message_size = config_->server.max_message_size;
 }
@@ -64,6 +65,7 @@ awaitable<void> ClientSession::run() {
   // The gate timer must wait on this strand, not on the socket's executor.
   client_write_gate_ = asio::steady_timer(strand_, Clock::time_point::max());
   statement_timer_ = asio::steady_timer(strand_);
+  idle_timer_ = asio::steady_timer(strand_);
   error_code ignored;
   client_.set_option(tcp::no_delay(true), ignored);
 
@@ -80,7 +82,10 @@ awaitable<void> ClientSession::run() {
     logged_in = co_await handshake();
   }
   if (!logged_in) co_return;
+  last_activity_ = Clock::now();
+  arm_idle_timer();
   co_await relay();
+  idle_timer_.cancel();
 }
 
 awaitable<bool> ClientSession::handshake() {
@@ -336,6 +341,53 @@ void ClientSession::shut_down(bool force) {
     self->draining_ = true;
     if (force || (!self->server_ && self->pending_.empty())) self->leave_for_shutdown();
   });
+}
+
+conf::Seconds ClientSession::idle_limit() const {
+  if (!pending_.empty()) return conf::Seconds{0};  // a statement runs: query_timeout applies
+  if (!server_) return config_->server.client_idle_timeout;
+  if (tx_status_ != proto::TxStatus::Idle) return tenant_->pool->settings().idle_transaction_timeout;
+  return conf::Seconds{0};
+}
+
+void ClientSession::arm_idle_timer() {
+  const auto idle = config_->server.client_idle_timeout;
+  const auto in_transaction = tenant_->pool->settings().idle_transaction_timeout;
+  if (idle.count() <= 0 && in_transaction.count() <= 0) return;  // nothing to enforce
+  // Wake when the limit that applies now would expire, or, while none
+  // applies, after the shorter limit to look again.
+  auto wait = idle_limit();
+  if (wait.count() <= 0) {
+    wait = idle.count() <= 0 ? in_transaction
+           : in_transaction.count() <= 0 ? idle
+                                         : std::min(idle, in_transaction);
+  }
+  idle_timer_.expires_at(last_activity_ + std::chrono::duration_cast<Clock::duration>(wait));
+  idle_timer_.async_wait([weak = weak_from_this()](const error_code& ec) {
+    if (auto self = weak.lock(); self && !ec) self->on_idle_timer();
+  });
+}
+
+void ClientSession::on_idle_timer() {
+  if (closing_) return;
+  const auto limit = idle_limit();
+  if (limit.count() > 0 && Clock::now() - last_activity_ >= limit) {
+    const bool in_transaction = server_ != nullptr;
+    spdlog::info("client {}: {} on \"{}\", closing", client_pid_,
+                 in_transaction ? "idle_transaction_timeout" : "client_idle_timeout",
+                 tenant_->name);
+    proto::put_error(farewell_,
+                     {.severity = "FATAL",
+                      .sqlstate = in_transaction ? "25P03" : "57P05",
+                      .message = in_transaction
+                                     ? "terminating connection due to idle-in-transaction timeout"
+                                     : "terminating connection due to idle-session timeout"});
+    closing_ = true;
+    error_code ignored;
+    client_.cancel(ignored);
+    return;
+  }
+  arm_idle_timer();
 }
 
 void ClientSession::leave_for_shutdown() {

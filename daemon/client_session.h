@@ -99,6 +99,11 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void release_or_park(std::unique_ptr<ServerConnection> server, bool reusable);
   //! Sends FATAL 57P01 and ends the session.
   void leave_for_shutdown();
+  //! client_idle_timeout / idle_transaction_timeout: the limit that applies
+  //! now (zero: none), and the timer that enforces it.
+  conf::Seconds idle_limit() const;
+  void arm_idle_timer();
+  void on_idle_timer();
   awaitable<void> abandon_server(std::string_view message);
   void unlink_server(bool reusable);
   bool server_is_clean() const;
@@ -148,6 +153,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   protocol::BackendLimits server_limits_;
 
   asio::steady_timer statement_timer_;
+  asio::steady_timer idle_timer_;
+  Clock::time_point last_activity_ = Clock::now();
   bool statement_timer_armed_ = false;
   bool timed_out_ = false;  //!< the next 57014 from the server is our timeout
   std::uint64_t result_rows_ = 0;   //!< of the statement being relayed

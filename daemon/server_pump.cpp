@@ -107,6 +107,7 @@ awaitable<void> ClientSession::pump_server() {
     const auto write_error = gather_.empty() ? error_code{} : co_await write_client(gather_);
     server_in_.consume(scanned);
     pump_out_.clear();
+    last_activity_ = Clock::now();
     if (write_error) {
       closing_ = true;
       unlink_server(server_is_clean());

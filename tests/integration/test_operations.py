@@ -162,3 +162,46 @@ def test_sigterm_grace_ends_stuck_transactions(service):
     assert fatal["C"] == "57P01"
     assert daemon.proc.wait(timeout=15) == 0
     stuck.close()
+
+
+@pytest.fixture
+def impatient(world):
+    """A pgwarden with client_idle_timeout = 1 s and idle_transaction_timeout = 1 s."""
+    daemon = harness.Pgwarden()
+    daemon.add_user("acme")
+    daemon.add_connection("acme", "analytics",
+                          world.pg.url("analytics", "analyst", world.roles["analyst"]),
+                          idle_transaction_timeout=1)
+    daemon.server_settings["client_idle_timeout"] = 1
+    daemon.write_config()
+    daemon.start()
+    try:
+        yield daemon
+    finally:
+        daemon.cleanup()
+
+
+def test_idle_timeouts_close_idle_clients(impatient, pg):
+    """A client idle outside a transaction past client_idle_timeout gets FATAL
+    57P05; one idle inside a transaction past idle_transaction_timeout gets
+    25P03 and its server is not handed to anyone with the transaction open;
+    an active client is left alone."""
+    idle = pgwire.RawConnection(impatient.host, impatient.port)
+    idle.startup("acme", "analytics", impatient.users["acme"])
+    in_tx = pgwire.RawConnection(impatient.host, impatient.port)
+    in_tx.startup("acme", "analytics", impatient.users["acme"])
+    in_tx.query("BEGIN")
+    pid = int(in_tx.query("SELECT pg_backend_pid()")[0][0][0])
+
+    assert _fatal_then_closed(idle)["C"] == "57P05"
+    assert _fatal_then_closed(in_tx)["C"] == "25P03"
+    with psycopg.connect(pg.dsn(), autocommit=True) as su:
+        harness.wait_until(
+            lambda: su.execute("SELECT coalesce((SELECT state FROM pg_stat_activity WHERE pid = %s),"
+                               " 'gone') IN ('idle', 'gone')", (pid,)).fetchone()[0],
+            10, "the abandoned transaction to be closed")
+    with connect(impatient) as busy:
+        for _ in range(3):  # active: each statement is activity
+            assert busy.execute("SELECT 1").fetchone() == (1,)
+    for c in (idle, in_tx):
+        c.close()
