@@ -5,7 +5,6 @@
 #include <array>
 #include <atomic>
 #include <mutex>
-#include <thread>
 
 #include "catalog/pq.h"
 #include "catalog/store.h"
@@ -247,14 +246,16 @@ class PostgresStore final : public CatalogStore {
     std::lock_guard lock(listener_mutex_);
     if (!listener_ || PQstatus(listener_.get()) != CONNECTION_OK) {
       // Notifications sent while we were away are lost: report a change so the
-      // caller reloads everything.
+      // caller reloads everything. A failure propagates: the watcher reports
+      // the catalog down and retries.
+      listener_.reset();
+      pq::Conn conn = open("reconnect the listener");
+      listener_ = std::move(conn);
       try {
-        listener_ = open("reconnect the listener");
         listen();
-      } catch (const StoreError&) {
+      } catch (...) {
         listener_.reset();
-        std::this_thread::sleep_for(timeout);
-        return false;
+        throw;
       }
       return true;
     }

@@ -56,13 +56,17 @@ set_tests_properties(bench.quick PROPERTIES
 # test_admin.py until the daemon serves it.
 add_executable(admin_server_test_main integration/admin_fixture.cpp)
 target_link_libraries(admin_server_test_main PRIVATE pgwarden_admin)
-add_test(
-  NAME integration.admin
-  COMMAND ${PGWARDEN_TEST_PYTHON} -m pytest -q -rfEsxX -p no:cacheprovider
-          ${CMAKE_CURRENT_LIST_DIR}/test_admin.py
-  WORKING_DIRECTORY ${CMAKE_CURRENT_LIST_DIR})
-set_tests_properties(integration.admin PROPERTIES
-  ENVIRONMENT "PGWARDEN_BIN=$<TARGET_FILE:pgwarden>;ADMIN_FIXTURE_BIN=$<TARGET_FILE:admin_server_test_main>;PYTHONDONTWRITEBYTECODE=1"
-  LABELS integration
-  RUN_SERIAL ON
-  TIMEOUT 900)
+foreach(_file IN ITEMS test_admin.py test_admin_catalog.py)
+  get_filename_component(_name "${_file}" NAME_WE)
+  string(REGEX REPLACE "^test_" "" _name "${_name}")
+  add_test(
+    NAME integration.${_name}
+    COMMAND ${PGWARDEN_TEST_PYTHON} -m pytest -q -rfEsxX -p no:cacheprovider
+            ${CMAKE_CURRENT_LIST_DIR}/${_file}
+    WORKING_DIRECTORY ${CMAKE_CURRENT_LIST_DIR})
+  set_tests_properties(integration.${_name} PROPERTIES
+    ENVIRONMENT "PGWARDEN_BIN=$<TARGET_FILE:pgwarden>;ADMIN_FIXTURE_BIN=$<TARGET_FILE:admin_server_test_main>;PYTHONDONTWRITEBYTECODE=1"
+    LABELS integration
+    RUN_SERIAL ON
+    TIMEOUT 900)
+endforeach()
