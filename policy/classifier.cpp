@@ -2,6 +2,8 @@
 // the walk over every statement of the text.
 #include "policy/classifier.h"
 
+#include <pg_query.h>
+
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/parse_options.hpp>
@@ -101,7 +103,33 @@ Decision Classifier::classify(std::string_view sql) const {
   return d;
 }
 
+namespace {
+
+// libpg_query's own fingerprint (what pg_stat_statements-style tools use to
+// group queries); it needs a NUL-terminated copy and a parse of its own.
+std::uint64_t fingerprint_of(std::string_view sql) {
+  const std::string text(sql);
+  PgQueryFingerprintResult result = pg_query_fingerprint(text.c_str());
+  const std::uint64_t fingerprint = result.error == nullptr ? result.fingerprint : 0;
+  pg_query_free_fingerprint_result(result);
+  return fingerprint;
+}
+
+}  // namespace
+
 Decision Classifier::judge_uncached(std::string_view sql, const FunctionRules& rules) const {
+  Decision d = judge_text(sql, rules);
+  // Only texts that parsed, and not huge ones (their parse would need the big
+  // stack that judge_text arranges for itself).
+  if (options_.fingerprints && d.sqlstate != sqlstate::kSyntaxError &&
+      d.sqlstate != sqlstate::kCharacterNotInRepertoire && d.statement_count > 0 &&
+      sql.size() <= kMaxCachedTextBytes) {
+    d.fingerprint = fingerprint_of(sql);
+  }
+  return d;
+}
+
+Decision Classifier::judge_text(std::string_view sql, const FunctionRules& rules) const {
   if (const auto bad = detail::find_invalid_text(sql)) {
     return denied(sqlstate::kCharacterNotInRepertoire, detail::invalid_text_message(sql, *bad),
                   sql[bad->offset] == '\0' ? "the query text contains a NUL byte"

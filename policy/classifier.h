@@ -51,6 +51,9 @@ struct Decision {
   //! Allowed text contains DEALLOCATE ALL or DISCARD ALL: the caller forgets the
   //! client's prepared statements. Always false when denied (nothing runs).
   bool clears_prepared_statements = false;
+  //! pg_query_fingerprint of the text when it parsed (0 otherwise, and for
+  //! texts over 16 KiB), for audit logs: same for the same query shape.
+  std::uint64_t fingerprint = 0;
 
   bool allowed() const { return verdict == Verdict::Allow; }
   friend bool operator==(const Decision&, const Decision&) = default;
@@ -63,6 +66,8 @@ struct ClassifierOptions {
   //! 1,000 terms is about 1,005 levels; PostgreSQL 15 itself (max_stack_depth
   //! 2MB) stops somewhere below 5,000 terms, so nothing useful is refused.
   std::size_t max_depth = 5000;
+  //! Compute Decision::fingerprint (a second parse on a cache miss).
+  bool fingerprints = true;
 };
 
 //! True if `name` (lower-case, unqualified) is a PostgreSQL 15 pg_catalog
@@ -96,6 +101,7 @@ class Classifier {
 
   std::shared_ptr<const RuleSet> current_rules() const;
   Decision judge_uncached(std::string_view sql, const FunctionRules& rules) const;
+  Decision judge_text(std::string_view sql, const FunctionRules& rules) const;
 
   ClassifierOptions options_;
   mutable std::mutex rules_mutex_;
