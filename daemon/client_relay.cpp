@@ -378,6 +378,7 @@ std::optional<ClientSession::Refusal> ClientSession::check_statement(std::string
     if (decision.clears_prepared_statements) statements_.clear();
     return std::nullopt;
   }
+  tenant_->pool->activity.denials.fetch_add(1, std::memory_order_relaxed);
   Refusal refusal{decision.sqlstate, {}, decision.hint};
   if (decision.sqlstate == policy::sqlstate::kInsufficientPrivilege) {
     refusal.message = fmt::format("pgwarden: {} (connection \"{}\" is read-only)",
@@ -395,9 +396,14 @@ std::optional<ClientSession::Refusal> ClientSession::check_statement(std::string
 }
 
 std::optional<ClientSession::Refusal> ClientSession::take_rate_tokens(double tokens) {
-  if (tokens <= 0) return std::nullopt;
+  if (tokens <= 0) return std::nullopt;  // an empty query runs nothing
   const auto result = tenant_->rate->try_acquire(Clock::now(), tokens);
-  if (result.allowed) return std::nullopt;
+  if (result.allowed) {
+    tenant_->pool->activity.queries.fetch_add(static_cast<std::uint64_t>(tokens),
+                                              std::memory_order_relaxed);
+    return std::nullopt;
+  }
+  tenant_->pool->activity.rate_limited.fetch_add(1, std::memory_order_relaxed);
   spdlog::info("client {}: rate limit of \"{}\" reached", client_pid_, tenant_->name);
   return Refusal{sqlstate::kConfigurationLimitExceeded,
                  fmt::format("pgwarden: connection \"{}\" is limited to {:g} queries per minute; "

@@ -56,6 +56,7 @@ ClientSession::ClientSession(tcp::socket socket, ProxyContext& context)
 }
 
 ClientSession::~ClientSession() {
+  if (counted_in_) counted_in_->activity.clients.fetch_sub(1, std::memory_order_relaxed);
   if (client_pid_ != 0) context_.sessions.remove(client_pid_);
   if (counted_) context_.clients.fetch_sub(1, std::memory_order_relaxed);
 }
@@ -323,6 +324,9 @@ awaitable<bool> ClientSession::attach_tenant() {
   proto::put_backend_key_data(out, key.pid, key.secret);
   proto::put_ready_for_query(out, proto::TxStatus::Idle);
   if (co_await write_all(client_, out)) co_return false;
+  counted_in_ = tenant_->pool;
+  counted_in_->activity.clients.fetch_add(1, std::memory_order_relaxed);
+  if (on_login) on_login(user_, database_);
   spdlog::debug("client {} logged in as \"{}\" to \"{}\"", client_pid_, user_, database_);
   co_return true;
 }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -26,6 +27,13 @@ namespace pgwarden::daemon {
 class ClientSession : public std::enable_shared_from_this<ClientSession> {
  public:
   ClientSession(tcp::socket socket, ProxyContext& context);
+  std::uint32_t client_pid() const { return client_pid_; }
+  //! Set before the session is listed in the registry, fixed afterwards.
+  const std::string& user() const { return user_; }
+  const std::string& database() const { return database_; }
+
+  //! Called with (user, database) once a client has logged in.
+  std::function<void(const std::string&, const std::string&)> on_login;
   ~ClientSession();
 
   //! The whole life of the connection; runs on this session's strand.
@@ -122,6 +130,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool counted_ = false;
 
   std::shared_ptr<Tenant> tenant_;
+  std::shared_ptr<Pool> counted_in_;  //!< the pool whose client count includes us
   std::uint64_t tenant_generation_ = 0;  //!< ProxyContext::generation it was found in
   bool draining_ = false;
   std::unique_ptr<ServerConnection> server_;  //!< linked server, if any

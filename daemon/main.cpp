@@ -9,6 +9,8 @@
 
 #include "catalog/fernet.h"
 #include "conf/config.h"
+#include "catalog/store.h"
+#include "daemon/admin/http_util.h"
 #include "daemon/cli.h"
 #include "daemon/proxy.h"
 
@@ -19,6 +21,7 @@ constexpr std::string_view kUsage = R"(usage: pgwarden --config FILE     run the
        pgwarden encrypt           read a secret on stdin, print its Fernet token
        pgwarden verifier          read a password on stdin, print its SCRAM-SHA-256 verifier
        pgwarden --check-config FILE  validate a configuration file and exit
+       pgwarden rotate-key --config FILE  re-encrypt catalog records under the first key
        pgwarden --version
 environment: ENCRYPTION_KEY  comma-separated Fernet keys; the first encrypts
              (or the systemd credential encryption_key)
@@ -54,6 +57,38 @@ bool read_encryption_key(std::string& keys) {
   return false;
 }
 
+//! rotate-key: re-encrypt every catalog record under the first key.
+int rotate_key(const std::string& config_path) {
+  auto loaded = pgwarden::conf::load_config(config_path);
+  if (auto* error = std::get_if<pgwarden::conf::ConfigError>(&loaded)) {
+    std::cerr << "pgwarden: " << error->to_string() << "\n";
+    return 2;
+  }
+  const auto& config = *std::get<std::shared_ptr<const pgwarden::conf::Config>>(loaded);
+  std::string key_text;
+  if (!read_encryption_key(key_text)) return 2;
+  auto keys = pgwarden::catalog::Fernet::from_keys(key_text);
+  if (auto* error = std::get_if<std::string>(&keys)) {
+    std::cerr << "pgwarden: ENCRYPTION_KEY: " << *error << "\n";
+    return 2;
+  }
+  auto opened = pgwarden::catalog::open_catalog_store(config.catalog.path, config.catalog.url);
+  if (auto* error = std::get_if<std::string>(&opened)) {
+    std::cerr << "pgwarden: " << *error << "\n";
+    return 1;
+  }
+  auto& store = *std::get<std::shared_ptr<pgwarden::catalog::CatalogStore>>(opened);
+  const auto result =
+      pgwarden::catalog::rotate_connection_keys(store, std::get<pgwarden::catalog::Fernet>(keys));
+  std::cout << "re-encrypted " << result.rotated << " connection(s) under the first key\n";
+  if (result.undecryptable > 0) {
+    std::cerr << "pgwarden: " << result.undecryptable
+              << " record(s) no key in ENCRYPTION_KEY decrypts; left as they were\n";
+    return 1;
+  }
+  return 0;
+}
+
 //! --check-config: load and validate, print one line, start nothing.
 int check_config(const std::string& config_path) {
   auto loaded = pgwarden::conf::load_config(config_path);
@@ -83,8 +118,23 @@ int serve(const std::string& config_path) {
     return 2;
   }
 
+  auto opened = pgwarden::catalog::open_catalog_store(config->catalog.path, config->catalog.url);
+  if (auto* error = std::get_if<std::string>(&opened)) {
+    std::cerr << "pgwarden: " << *error << "\n";
+    return 1;
+  }
+  auto store = std::get<std::shared_ptr<pgwarden::catalog::CatalogStore>>(opened);
+  auto token =
+      pgwarden::daemon::admin::load_admin_token(config->admin, std::getenv("PGWARDEN_ADMIN_TOKEN"));
+  ::unsetenv("PGWARDEN_ADMIN_TOKEN");  // like ENCRYPTION_KEY: not for children or /proc readers
+  if (!token.error.empty()) {
+    std::cerr << "pgwarden: " << token.error << "\n";
+    return 2;
+  }
+
   configure_logging(config->log.level);
-  pgwarden::daemon::Proxy proxy(config, std::get<pgwarden::catalog::Fernet>(std::move(keys)));
+  pgwarden::daemon::Proxy proxy(config, std::get<pgwarden::catalog::Fernet>(std::move(keys)),
+                                std::move(store), std::move(token.token));
   if (auto error = proxy.prepare(); !error.empty()) {
     spdlog::critical("{}", error);
     return 1;
@@ -112,6 +162,9 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (args.size() == 2 && args[0] == "--check-config") return check_config(std::string(args[1]));
+  if (args.size() == 3 && args[0] == "rotate-key" && (args[1] == "--config" || args[1] == "-c")) {
+    return rotate_key(std::string(args[2]));
+  }
   if (args.size() == 2 && (args[0] == "--config" || args[0] == "-c")) {
     try {
       return serve(std::string(args[1]));

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <atomic>
 #include <deque>
 #include <list>
 #include <memory>
@@ -67,6 +68,15 @@ class Pool : public std::enable_shared_from_this<Pool> {
   void shut_down();
 
   PoolStats stats() const;
+
+  //! Data-path figures for this connection's clients (API, metrics, console).
+  struct Activity {
+    std::atomic<std::int64_t> clients{0};
+    std::atomic<std::uint64_t> queries{0};
+    std::atomic<std::uint64_t> denials{0};
+    std::atomic<std::uint64_t> rate_limited{0};
+  };
+  Activity activity;
 
  private:
   struct Waiter;

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "daemon/client_session.h"
+#include "daemon/admin/prometheus.h"
 #include "daemon/notify.h"
 #include "protocol/scram.h"
 
@@ -36,8 +37,11 @@ bool same_listen(const conf::ServerSettings& a, const conf::ServerSettings& b) {
 
 }  // namespace
 
-Proxy::Proxy(std::shared_ptr<const conf::Config> config, catalog::Fernet keys)
+Proxy::Proxy(std::shared_ptr<const conf::Config> config, catalog::Fernet keys,
+             std::shared_ptr<catalog::CatalogStore> store, std::optional<std::string> admin_token)
     : keys_(std::move(keys)),
+      store_(std::move(store)),
+      admin_token_(std::move(admin_token)),
       io_(static_cast<int>(config->server.workers)),
       stop_signals_(io_, SIGINT, SIGTERM),
       reload_signals_(io_, SIGHUP) {
@@ -47,11 +51,56 @@ Proxy::Proxy(std::shared_ptr<const conf::Config> config, catalog::Fernet keys)
   context_.mock_secret.assign(reinterpret_cast<const char*>(secret.data()), secret.size());
 }
 
+std::string Proxy::install(std::shared_ptr<const conf::Config> file_config) {
+  std::lock_guard lock(install_mutex_);
+  admin::MergedConfig merged;
+  try {
+    merged = admin::with_catalog(*file_config, *store_);
+  } catch (const catalog::StoreError& e) {
+    return fmt::format("catalog: {}", e.what());
+  }
+  for (const auto& line : merged.skipped) spdlog::warn("catalog: {}", line);
+  const auto previous = context_.tenants();
+  auto tenants =
+      TenantDirectory::build(*merged.config, keys_, io_.get_executor(), previous.get());
+  if (auto* error = std::get_if<std::string>(&tenants)) return *error;
+  file_config_ = std::move(file_config);
+  context_.install(merged.config, std::get<std::shared_ptr<TenantDirectory>>(tenants));
+  if (admin_api_) admin_api_->set_config(file_config_);
+  return {};
+}
+
+void Proxy::catalog_changed() {
+  std::shared_ptr<const conf::Config> file_config;
+  {
+    std::lock_guard lock(install_mutex_);
+    file_config = file_config_;
+  }
+  if (auto error = install(file_config); !error.empty()) {
+    spdlog::error("catalog change not applied: {}", error);
+  } else {
+    spdlog::info("catalog changed: connections and users updated");
+  }
+}
+
 std::string Proxy::prepare() {
   const auto config = context_.config();
-  auto tenants = TenantDirectory::build(*config, keys_, io_.get_executor());
-  if (auto* error = std::get_if<std::string>(&tenants)) return *error;
-  context_.install(config, std::get<std::shared_ptr<TenantDirectory>>(tenants));
+  if (auto error = install(config); !error.empty()) return error;
+
+  if (admin_token_) {
+    admin::ApiSettings settings;
+    settings.schema_cache_ttl =
+        std::chrono::duration_cast<std::chrono::milliseconds>(config->catalog.schema_cache_ttl);
+    admin_api_ = std::make_shared<admin::AdminApi>(
+        store_, std::make_shared<const catalog::Fernet>(keys_), config, make_admin_hooks(),
+        settings);
+    admin_server_ = std::make_unique<admin::AdminServer>(io_.get_executor(), admin_api_,
+                                                         *admin_token_);
+    if (auto error = admin_server_->listen(config->admin); !error.empty()) return error;
+  } else {
+    spdlog::info("no admin token configured ([admin] token_file or PGWARDEN_ADMIN_TOKEN): "
+                 "the admin HTTP API is off");
+  }
 
   tcp::resolver resolver(io_);
   for (const auto& listen : config->server.listen) {
@@ -83,6 +132,15 @@ int Proxy::run() {
   }
   asio::co_spawn(io_, janitor(), asio::detached);
   wait_for_signals();
+  if (admin_server_) {
+    admin_server_->start();
+    spdlog::info("admin API on {}", admin_server_->local_address());
+  }
+  catalog_watcher_ = std::make_unique<admin::CatalogWatcher>(
+      store_, [this] { catalog_changed(); },
+      [api = admin_api_](bool ok) {
+        if (api) api->set_catalog_ok(ok);
+      });
 
   const auto config = context_.config();
   unsigned workers = config->server.workers;
@@ -126,22 +184,88 @@ std::string Proxy::reload() {
     error = config_error->to_string();
   } else {
     auto config = std::get<std::shared_ptr<const conf::Config>>(loaded);
-    auto tenants =
-        TenantDirectory::build(*config, keys_, io_.get_executor(), context_.tenants().get());
-    if (auto* build_error = std::get_if<std::string>(&tenants)) {
-      error = *build_error;
-    } else {
-      if (!same_listen(current->server, config->server)) {
-        spdlog::warn("reload: [server] listen and workers take effect only after a restart");
-      }
-      context_.install(std::move(config), std::get<std::shared_ptr<TenantDirectory>>(tenants));
-      spdlog::info("reload: configuration applied; new transactions use it");
+    if (!same_listen(current->server, config->server)) {
+      spdlog::warn("reload: [server] listen and workers take effect only after a restart");
     }
+    error = install(std::move(config));
+    if (error.empty()) spdlog::info("reload: configuration applied; new transactions use it");
   }
   if (!error.empty()) spdlog::error("reload failed, keeping the running configuration: {}", error);
   notify::send(error.empty() ? "READY=1\nSTATUS=configuration reloaded"
                              : "READY=1\nSTATUS=reload failed; running the previous configuration");
   return error;
+}
+
+admin::AdminHooks Proxy::make_admin_hooks() {
+  admin::AdminHooks hooks;
+  hooks.pools = [this] {
+    boost::json::array pools;
+    context_.tenants()->for_each([&](const Tenant& tenant) {
+      const auto stats = tenant.pool->stats();
+      const auto& activity = tenant.pool->activity;
+      pools.push_back(boost::json::object{
+          {"user", tenant.user},
+          {"name", tenant.name},
+          {"clients_active", activity.clients.load()},
+          {"clients_waiting", stats.waiting},
+          {"servers_active", stats.total - stats.idle},
+          {"servers_idle", stats.idle},
+          {"queries", activity.queries.load()},
+          {"denials", activity.denials.load()},
+          {"rate_limited", activity.rate_limited.load()},
+          {"connect_failures", stats.connect_failures},
+          {"wait_timeouts", stats.wait_timeouts},
+      });
+    });
+    return boost::json::value(boost::json::object{{"pools", std::move(pools)}});
+  };
+  hooks.clients = [this] {
+    boost::json::array clients;
+    context_.sessions.for_each([&](const auto& session) {
+      clients.push_back(boost::json::object{{"pid", session->client_pid()},
+                                            {"user", session->user()},
+                                            {"database", session->database()}});
+    });
+    return boost::json::value(boost::json::object{{"clients", std::move(clients)}});
+  };
+  hooks.metrics_text = [this] {
+    admin::TextWriter out;
+    context_.tenants()->for_each([&](const Tenant& tenant) {
+      const auto stats = tenant.pool->stats();
+      const auto& activity = tenant.pool->activity;
+      const std::string label = tenant.user + "/" + tenant.name;
+      const admin::Labels labels{{"connection", label}};
+      out.gauge("pgwarden_clients", "Clients logged in to the connection.", labels,
+                static_cast<double>(activity.clients.load()));
+      out.gauge("pgwarden_servers_idle", "Idle upstream server connections.", labels, stats.idle);
+      out.gauge("pgwarden_servers_active", "Upstream server connections leased or opening.",
+                labels, stats.total - stats.idle);
+      out.gauge("pgwarden_clients_waiting", "Clients queued for a server connection.", labels,
+                stats.waiting);
+      out.counter("pgwarden_queries_total", "Statements sent upstream.", labels,
+                  static_cast<double>(activity.queries.load()));
+      out.counter("pgwarden_denials_total", "Statements refused by the query guard.", labels,
+                  static_cast<double>(activity.denials.load()));
+      out.counter("pgwarden_rate_limited_total", "Statements refused by the rate limit.", labels,
+                  static_cast<double>(activity.rate_limited.load()));
+      out.counter("pgwarden_server_connect_failures_total",
+                  "Failed attempts to open an upstream connection.", labels,
+                  static_cast<double>(stats.connect_failures));
+      out.counter("pgwarden_pool_wait_timeouts_total",
+                  "Clients that gave up waiting for a server connection.", labels,
+                  static_cast<double>(stats.wait_timeouts));
+    });
+    return out.text();
+  };
+  hooks.connections_changed = [this] { catalog_changed(); };
+  hooks.users_changed = [this] { catalog_changed(); };
+  hooks.check_query = [](const std::string& sql, std::string& why) {
+    static const policy::Classifier guard;  // thread-safe; caches decisions
+    const auto decision = guard.classify(sql);
+    if (!decision.allowed()) why = decision.message;
+    return decision.allowed();
+  };
+  return hooks;
 }
 
 awaitable<void> Proxy::accept_loop(tcp::acceptor& acceptor) {
@@ -157,6 +281,12 @@ awaitable<void> Proxy::accept_loop(tcp::acceptor& acceptor) {
       continue;
     }
     auto session = std::make_shared<ClientSession>(std::move(socket), context_);
+    if (catalog_watcher_) {
+      session->on_login = [watcher = catalog_watcher_.get()](const std::string& user,
+                                                             const std::string& database) {
+        watcher->note_used(user, database);
+      };
+    }
     asio::co_spawn(strand, [session]() { return session->run(); },
                    [](std::exception_ptr error) {
                      if (!error) return;
@@ -220,6 +350,7 @@ void Proxy::begin_shutdown() {
   error_code ignored;
   for (auto& acceptor : acceptors_) acceptor.close(ignored);
   reload_signals_.cancel(ignored);
+  if (admin_server_) admin_server_->stop();
   context_.draining = true;
   const auto grace = context_.config()->server.shutdown_grace;
   drain_deadline_ = Clock::now() + std::chrono::duration_cast<Clock::duration>(grace);

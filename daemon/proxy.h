@@ -3,19 +3,28 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
+#include <string>
 #include <optional>
 #include <vector>
 
 #include "catalog/fernet.h"
+#include "catalog/store.h"
 #include "conf/config.h"
 #include "daemon/asio.h"
+#include "daemon/admin/admin_api.h"
+#include "daemon/admin/admin_server.h"
+#include "daemon/admin/catalog_config.h"
+#include "daemon/admin/catalog_watcher.h"
 #include "daemon/proxy_context.h"
 
 namespace pgwarden::daemon {
 
 class Proxy {
  public:
-  Proxy(std::shared_ptr<const conf::Config> config, catalog::Fernet keys);
+  //! `admin_token` empty: no admin HTTP API.
+  Proxy(std::shared_ptr<const conf::Config> config, catalog::Fernet keys,
+        std::shared_ptr<catalog::CatalogStore> store, std::optional<std::string> admin_token);
 
   //! Builds tenants (decrypting credentials) and binds every listener.
   //! Returns an error line for the operator, or empty on success.
@@ -35,10 +44,20 @@ class Proxy {
   void wait_for_signals();
   void wait_for_reload();
   void begin_shutdown();
+  //! Merges the file's config with the catalog's users and connections and
+  //! builds tenants (reusing unchanged pools); error text or empty.
+  std::string install(std::shared_ptr<const conf::Config> file_config);
+  //! A catalog change (API or another instance): rebuild, off the loop.
+  void catalog_changed();
+  admin::AdminHooks make_admin_hooks();
 
   // Declared before io_ so it outlives the coroutine frames io_ destroys.
   ProxyContext context_;
   catalog::Fernet keys_;  //!< kept for reloads: ENCRYPTION_KEY is gone from the environment
+  std::shared_ptr<catalog::CatalogStore> store_;
+  std::optional<std::string> admin_token_;
+  std::mutex install_mutex_;                         //!< one rebuild at a time
+  std::shared_ptr<const conf::Config> file_config_;  //!< guarded by install_mutex_
   asio::io_context io_;
   std::vector<tcp::acceptor> acceptors_;
   asio::signal_set stop_signals_;
@@ -46,6 +65,10 @@ class Proxy {
   bool stopping_ = false;
   std::optional<Clock::time_point> drain_deadline_;
   bool forced_ = false;
+  // After io_: destroyed before it.
+  std::shared_ptr<admin::AdminApi> admin_api_;
+  std::unique_ptr<admin::AdminServer> admin_server_;
+  std::unique_ptr<admin::CatalogWatcher> catalog_watcher_;
 };
 
 }  // namespace pgwarden::daemon

@@ -104,6 +104,24 @@ bool is_builtin_function(std::string_view name) {
   return std::binary_search(std::begin(kBuiltins), std::end(kBuiltins), name);
 }
 
+namespace {
+
+// information_schema's own helpers (PostgreSQL 15's information_schema.sql):
+// core, read-only SQL functions that drivers' metadata queries call, e.g.
+// pgjdbc's getPrimaryKeys uses _pg_expandarray. Sorted for binary search.
+constexpr std::string_view kInformationSchemaFunctions[] = {
+    "_pg_char_max_length",  "_pg_char_octet_length", "_pg_datetime_precision",
+    "_pg_expandarray",      "_pg_index_position",    "_pg_interval_type",
+    "_pg_numeric_precision", "_pg_numeric_precision_radix", "_pg_numeric_scale",
+    "_pg_truetypid",        "_pg_truetypmod"};
+
+bool is_information_schema_function(std::string_view name) {
+  return std::binary_search(std::begin(kInformationSchemaFunctions),
+                            std::end(kInformationSchemaFunctions), name);
+}
+
+}  // namespace
+
 namespace detail {
 
 Outcome judge_function_call(const boost::json::object& call, const JudgeContext& ctx) {
@@ -125,6 +143,10 @@ Outcome judge_function_call(const boost::json::object& call, const JudgeContext&
   }
 
   const bool unqualified = parts.size() == 1;
+  if (!unqualified && lower(parts[parts.size() - 2]) == "information_schema" &&
+      is_information_schema_function(name)) {
+    return std::nullopt;
+  }
   const bool in_pg_catalog = unqualified || lower(parts[parts.size() - 2]) == "pg_catalog";
   if (in_pg_catalog && is_builtin_function(name)) {
     if (name == "set_config") return judge_set_config(call);

@@ -448,7 +448,9 @@ class Pgwarden:
                + server,
                f"[pool]\n{pool}\n",
                "[limits]\n" + "".join(f"{k} = {v}\n" for k, v in self.limits.items()),
-               f"[log]\nlevel = {toml_str(self.log_level)}\n"]
+               f"[log]\nlevel = {toml_str(self.log_level)}\n",
+               # The embedded catalog lives in this daemon's own folder.
+               f"[catalog]\npath = {toml_str(str(self.dir / 'catalog.db'))}\n"]
         for name, password in self.users.items():
             out.append(f"[[users]]\nname = {toml_str(name)}\n"
                        f"password = {toml_str(self.verifier(password))}\n")
