@@ -406,7 +406,13 @@ class Loader {
   }
 
   void load_log(const toml::table& t, LogSettings& log) const {
-    allow_only(t, "log", {"level"});
+    allow_only(t, "log", {"level", "audit"});
+    if (const toml::node* audit = t.get("audit")) {
+      log.audit = string_at(*audit, "log.audit");
+      if (log.audit != "all" && log.audit != "denied" && log.audit != "off") {
+        fail(audit->source(), "log.audit", "must be one of all, denied, off");
+      }
+    }
     const toml::node* node = t.get("level");
     if (node == nullptr) return;
     const std::string level = string_at(*node, "log.level");

@@ -77,6 +77,8 @@ struct ServerSettings {
 
 struct LogSettings {
   std::string level = "info";  //!< trace, debug, info, warn, error
+  //! Audit trail, one JSON line per guard decision: "all", "denied" or "off".
+  std::string audit = "all";
 };
 
 //! The admin HTTP API ([admin]).

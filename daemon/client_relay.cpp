@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "daemon/audit.h"
 #include "daemon/client_session.h"
 #include "daemon/deallocate.h"
 #include "daemon/wire_io.h"
@@ -141,6 +142,7 @@ awaitable<bool> ClientSession::take_message(const proto::Frame& frame, std::stri
         break;
       }
       push('Q', Disposition::Forward);
+      pending_.back().fingerprint = last_fingerprint_;
       to_server_.append(bytes);
       break;
     }
@@ -180,6 +182,7 @@ awaitable<bool> ClientSession::take_message(const proto::Frame& frame, std::stri
       }
       batch_open_ = true;
       if (statement.empty()) {
+        if (type == FrontendType::Bind) bound_fingerprint_ = unnamed_fingerprint_;
         push(frame.type, Disposition::Forward);
         to_server_.append(bytes);
         break;
@@ -192,6 +195,7 @@ awaitable<bool> ClientSession::take_message(const proto::Frame& frame, std::stri
         break;
       }
       ensure_prepared(*prepared);
+      if (type == FrontendType::Bind) bound_fingerprint_ = prepared->fingerprint;
       const auto tail = proto::as_chars(frame.body.subspan(head.size() + statement.size() + 1));
       put_renamed(to_server_, frame.type, head, prepared->server_name, tail);
       push(frame.type, Disposition::Forward);
@@ -211,7 +215,10 @@ awaitable<bool> ClientSession::take_message(const proto::Frame& frame, std::stri
         break;
       }
       batch_open_ = true;
-      if (type == FrontendType::Execute) push('E', Disposition::Forward);
+      if (type == FrontendType::Execute) {
+        push('E', Disposition::Forward);
+        pending_.back().fingerprint = bound_fingerprint_;
+      }
       to_server_.append(bytes);
       break;
 
@@ -295,11 +302,13 @@ void ClientSession::take_parse(const proto::Frame& frame, std::string_view bytes
   }
   batch_open_ = true;
   if (parse->statement.empty()) {
+    unnamed_fingerprint_ = last_fingerprint_;
     push('P', Disposition::Forward);
     to_server_.append(bytes);
     return;
   }
   ClientStatement statement;
+  statement.fingerprint = last_fingerprint_;
   statement.server_name = server_statement_name(parse->sql, parse->param_types);
   std::vector<std::uint32_t> types(parse->param_count);
   for (std::size_t i = 0; i < types.size(); ++i) types[i] = parse->param_type(i);
@@ -374,6 +383,7 @@ awaitable<std::optional<ClientSession::Refusal>> ClientSession::ensure_server() 
 std::optional<ClientSession::Refusal> ClientSession::check_statement(std::string_view sql) {
   const policy::Decision decision = tenant_->classifier->classify(sql);
   last_statement_count_ = decision.statement_count;
+  last_fingerprint_ = decision.fingerprint;
   if (decision.allowed()) {
     if (decision.clears_prepared_statements) statements_.clear();
     return std::nullopt;
@@ -392,6 +402,7 @@ std::optional<ClientSession::Refusal> ClientSession::check_statement(std::string
   if (decision.position > 0) refusal.position = std::to_string(decision.position);
   spdlog::info("client {}: refused on \"{}\" ({}): {}", client_pid_, tenant_->name,
                decision.sqlstate, decision.message);
+  audit_refusal(decision.sqlstate, decision.message, sql);
   return refusal;
 }
 
@@ -404,6 +415,7 @@ std::optional<ClientSession::Refusal> ClientSession::take_rate_tokens(double tok
     return std::nullopt;
   }
   tenant_->pool->activity.rate_limited.fetch_add(1, std::memory_order_relaxed);
+  audit_refusal(sqlstate::kConfigurationLimitExceeded, "rate limit", {});
   spdlog::info("client {}: rate limit of \"{}\" reached", client_pid_, tenant_->name);
   return Refusal{sqlstate::kConfigurationLimitExceeded,
                  fmt::format("pgwarden: connection \"{}\" is limited to {:g} queries per minute; "
@@ -462,8 +474,33 @@ void ClientSession::refuse_extended(const Refusal& refusal) {
   if (server_) abort_at_sync_ = true;
 }
 
+void ClientSession::audit_refusal(std::string_view state, std::string_view reason,
+                                  std::string_view sql) {
+  audit::record({.user = user_,
+                 .connection = tenant_->name,
+                 .client = client_address_,
+                 .allowed = false,
+                 .reason = reason,
+                 .sqlstate = state,
+                 .fingerprint = last_fingerprint_,
+                 .text = tenant_->limits.log_query_text ? sql : std::string_view{}});
+}
+
+void ClientSession::audit_completion(const PendingRequest& done) {
+  if (audit::mode() != audit::Mode::All) return;
+  const auto elapsed = std::chrono::duration<double, std::milli>(Clock::now() - done.started);
+  audit::record({.user = user_,
+                 .connection = tenant_->name,
+                 .client = client_address_,
+                 .allowed = true,
+                 .fingerprint = done.fingerprint,
+                 .duration_ms = elapsed.count(),
+                 .rows = static_cast<std::int64_t>(request_rows_)});
+}
+
 void ClientSession::push(char request, Disposition disposition, std::string registers) {
   pending_.push_back({request, disposition, std::move(registers), {}});
+  if (request == 'Q' || request == 'E') pending_.back().started = Clock::now();
   if ((request == 'Q' || request == 'E') && !statement_timer_armed_) arm_statement_timer();
 }
 

@@ -69,6 +69,7 @@ awaitable<void> ClientSession::run() {
   idle_timer_ = asio::steady_timer(strand_);
   error_code ignored;
   client_.set_option(tcp::no_delay(true), ignored);
+  client_address_ = client_.remote_endpoint(ignored).address().to_string();
 
   // Startup and authentication must finish in time; past the deadline the
   // socket is closed under the handshake, which then fails its next read.

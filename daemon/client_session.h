@@ -89,6 +89,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void ensure_prepared(const ClientStatement& statement);
   void push(char request, Disposition disposition, std::string registers = {});
   void push_local(std::string bytes);
+  //! Audit: a refusal, and an allowed request that finished.
+  void audit_refusal(std::string_view sqlstate, std::string_view reason, std::string_view sql);
+  void audit_completion(const PendingRequest& done);
   //! Appends the Local entries now at the front of pending_ to `out`.
   void emit_ready_locals(std::string& out);
 
@@ -141,6 +144,11 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::string pump_out_;    //!< local replies emitted by the server pump
   std::string farewell_;    //!< a last FATAL to send when the session ends
   std::size_t last_statement_count_ = 0;  //!< of the text check_statement judged
+  std::uint64_t last_fingerprint_ = 0;    //!< ditto
+  std::uint64_t unnamed_fingerprint_ = 0;  //!< of the unnamed statement
+  std::uint64_t bound_fingerprint_ = 0;    //!< of the statement last bound to a portal
+  std::uint64_t request_rows_ = 0;         //!< rows of the request being answered
+  std::string client_address_;
   bool batch_open_ = false;       //!< extended messages sent since the last Sync
   bool skip_until_sync_ = false;  //!< a refused message: drop the rest of the batch
   bool abort_at_sync_ = false;    //!< ...and make the server fail it too

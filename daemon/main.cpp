@@ -11,6 +11,7 @@
 #include "conf/config.h"
 #include "catalog/store.h"
 #include "daemon/admin/http_util.h"
+#include "daemon/audit.h"
 #include "daemon/cli.h"
 #include "daemon/proxy.h"
 
@@ -133,6 +134,7 @@ int serve(const std::string& config_path) {
   }
 
   configure_logging(config->log.level);
+  pgwarden::daemon::audit::configure(config->log.audit);
   pgwarden::daemon::Proxy proxy(config, std::get<pgwarden::catalog::Fernet>(std::move(keys)),
                                 std::move(store), std::move(token.token));
   if (auto error = proxy.prepare(); !error.empty()) {

@@ -17,6 +17,7 @@ namespace pgwarden::daemon {
 struct ClientStatement {
   std::string server_name;
   std::string parse_message;  //!< a whole Parse message under server_name
+  std::uint64_t fingerprint = 0;  //!< pg_query fingerprint, for the audit trail
 };
 
 //! The server-side name for a statement: a hash of its text and parameter

@@ -5,6 +5,7 @@
 // the server and emit prepared bytes (pgwarden answered locally).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <string>
@@ -26,6 +27,9 @@ struct PendingRequest {
   //! Parse can be forgotten again.
   std::string registers;
   std::string local;  //!< Local only: bytes to emit
+  //! Query/Execute only, for the audit trail: which statement, since when.
+  std::uint64_t fingerprint = 0;
+  std::chrono::steady_clock::time_point started{};
 };
 
 //! True if backend message `type` is the last one answering `request`.

@@ -166,6 +166,7 @@ std::size_t ClientSession::scan_server_bytes() {
       // The result cap: rows past it are dropped and the statement cancelled;
       // its end is then reported as the cap, never as a silent truncation.
       ++result_rows_;
+      ++request_rows_;
       result_bytes_ += total;
       const auto& limits = tenant_->limits;
       if (!result_capped_ && ((limits.max_result_rows && result_rows_ > limits.max_result_rows) ||
@@ -280,6 +281,10 @@ void ClientSession::on_server_message(char type, proto::ByteView body, bool& wel
 void ClientSession::complete_request(char type) {
   const PendingRequest done = std::move(pending_.front());
   pending_.pop_front();
+  if ((done.request == 'Q' || done.request == 'E') && done.disposition == Disposition::Forward) {
+    audit_completion(done);
+    request_rows_ = 0;
+  }
   if (done.request == 'Q' || done.request == 'E') {
     // The next statement, if any, gets a full query_timeout of its own.
     disarm_statement_timer();

@@ -209,3 +209,43 @@ def test_result_byte_cap(pgwarden):
             conn.execute("SELECT repeat('x', 100000) FROM generate_series(1, 5)").fetchall()
         assert "max_result_bytes = 200000" in caught.value.diag.message_primary
         assert conn.execute("SELECT 1").fetchone() == (1,)
+
+
+def _audit_lines(pgw: harness.Pgwarden, since: int) -> list[dict]:
+    import json
+    lines = []
+    for line in pgw.log_since(since).splitlines():
+        if line.startswith("{") and '"event":"guard"' in line:
+            lines.append(json.loads(line))
+    return lines
+
+
+def test_audit_trail_has_one_line_per_decision(pgwarden):
+    """Each decision leaves one JSON line: who, which connection, from where,
+    the decision, the reason and SQLSTATE of a refusal, the statement's
+    pg_query fingerprint (equal for the same query shape), and rows and
+    duration of an allowed statement; never the query text (log_query_text is
+    off) and never a parameter value."""
+    secret_value = f"needle-{uuid.uuid4().hex}"
+    mark = pgwarden.log_mark()
+    with connect(pgwarden) as conn:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("DELETE FROM loans WHERE loan_id = 1")
+        conn.execute("SELECT loan_id FROM loans WHERE loan_id <= 3 ORDER BY 1").fetchall()
+        conn.execute("SELECT loan_id FROM loans WHERE loan_id <= 5 ORDER BY 1").fetchall()
+        conn.execute("SELECT %s::text", (secret_value,)).fetchall()
+    lines = harness.wait_until(lambda: len(_audit_lines(pgwarden, mark)) >= 4 and
+                               _audit_lines(pgwarden, mark), 10, "four audit lines")
+    denied = [l for l in lines if l["decision"] == "deny"]
+    allowed = [l for l in lines if l["decision"] == "allow"]
+    assert len(denied) == 1 and len(allowed) == 3
+    d = denied[0]
+    assert (d["user"], d["connection"], d["client"], d["sqlstate"]) == (
+        "acme", "analytics", "127.0.0.1", "42501")
+    assert d["reason"] == "DELETE is not allowed" and len(d["fingerprint"]) == 16
+    assert [a["rows"] for a in allowed] == [3, 5, 1]
+    assert all(a["duration_ms"] >= 0 for a in allowed)
+    # Literals do not change the shape: the two SELECTs share a fingerprint.
+    assert allowed[0]["fingerprint"] == allowed[1]["fingerprint"]
+    text = pgwarden.log_since(mark)
+    assert "DELETE FROM loans" not in text and secret_value not in text
