@@ -36,9 +36,9 @@ constexpr std::array<std::string_view, 8> kPoolKeys = {
 
 // [limits] keys, also accepted as per-connection overrides. query_timeout
 // lives in PoolSettings but may be given here too, where users look for it.
-constexpr std::array<std::string_view, 7> kLimitKeys = {
-    "queries_per_minute", "burst",           "max_result_rows", "max_result_bytes",
-    "allow_functions",    "log_query_text",  "query_timeout"};
+constexpr std::array<std::string_view, 8> kLimitKeys = {
+    "queries_per_minute", "burst",          "max_result_rows", "max_result_bytes",
+    "allow_functions",    "log_query_text", "query_timeout",   "max_query_size"};
 
 // Thrown only inside this file and turned into a value by parse_config.
 struct Failure {
@@ -359,6 +359,7 @@ class Loader {
       limits.max_result_bytes = static_cast<std::uint64_t>(*v);
     }
     if (auto v = seconds_at(t, "query_timeout", path, true)) pool.query_timeout = *v;
+    if (auto v = uint_at(t, "max_query_size", path, 16, 1'073'741'823)) limits.max_query_size = *v;
     if (const toml::node* node = t.get("log_query_text")) {
       if (!node->is_boolean()) {
         fail(node->source(), join(path, "log_query_text"), "must be true or false");

@@ -57,6 +57,9 @@ struct LimitSettings {
   std::vector<std::string> allow_functions;
   //! Log the statement text in audit lines (never parameters).
   bool log_query_text = false;
+  //! Longest statement text the guard accepts; longer gets 54000 and the
+  //! session goes on. (Messages past [server] max_message_size end it.)
+  std::uint32_t max_query_size = 1U << 20;
 };
 
 struct ServerSettings {
@@ -68,8 +71,9 @@ struct ServerSettings {
   Seconds auth_timeout{10};
   //! Close clients idle (outside a transaction) longer than this (0 = never).
   Seconds client_idle_timeout{0};
-  //! Cap on one client message (Query, Parse, Bind...), bytes.
-  std::uint32_t max_message_size = 1U << 20;
+  //! Cap on one client message (Query, Parse, Bind...), bytes; a bigger one
+  //! is a protocol violation that closes the session.
+  std::uint32_t max_message_size = 16U << 20;
   //! On SIGTERM: how long open transactions may run on before their clients
   //! are disconnected anyway (idle clients go at once).
   Seconds shutdown_grace{30};

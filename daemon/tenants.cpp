@@ -59,7 +59,7 @@ std::variant<std::shared_ptr<TenantDirectory>, std::string> TenantDirectory::bui
     rules.allowed.insert(connection.limits.allow_functions.begin(),
                          connection.limits.allow_functions.end());
     policy::ClassifierOptions options;
-    options.max_query_bytes = config.server.max_message_size;
+    options.max_query_bytes = connection.limits.max_query_size;
     tenant->classifier = std::make_shared<policy::Classifier>(options, std::move(rules));
     if (old && old->limits.queries_per_minute == connection.limits.queries_per_minute &&
         old->limits.burst == connection.limits.burst) {

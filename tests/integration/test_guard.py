@@ -249,3 +249,13 @@ def test_audit_trail_has_one_line_per_decision(pgwarden):
     assert allowed[0]["fingerprint"] == allowed[1]["fingerprint"]
     text = pgwarden.log_since(mark)
     assert "DELETE FROM loans" not in text and secret_value not in text
+
+
+def test_oversized_query_text_is_54000_and_session_survives(pgwarden):
+    """Statement text over [limits] max_query_size (1 MiB) is refused with
+    54000 and the same session keeps working; nothing is sent upstream."""
+    big = "SELECT 1 /* " + "x" * (1 << 20) + " */"
+    with connect(pgwarden) as conn:
+        with pytest.raises(psycopg.errors.ProgramLimitExceeded):
+            conn.execute(big)
+        assert conn.execute("SELECT 1").fetchone() == (1,)

@@ -72,7 +72,8 @@ BOOST_AUTO_TEST_CASE(defaults) {
   BOOST_TEST(c->server.max_client_connections == 1000U);
   BOOST_TEST(c->server.auth_timeout.count() == 10.0);
   BOOST_TEST(c->server.client_idle_timeout.count() == 0.0);
-  BOOST_TEST(c->server.max_message_size == 1U << 20);
+  BOOST_TEST(c->server.max_message_size == 16U << 20);
+  BOOST_TEST(c->limits.max_query_size == 1U << 20);
   BOOST_TEST(c->pool.min_size == 2U);
   BOOST_TEST(c->pool.max_size == 10U);
   BOOST_TEST(c->pool.acquire_timeout.count() == 30.0);
