@@ -45,6 +45,8 @@ class Pool : public std::enable_shared_from_this<Pool> {
 
   const std::string& name() const { return name_; }
   const conf::PoolSettings& settings() const { return settings_; }
+  //! The upstream's connection parameters (with credentials: never log them).
+  const catalog::ConnInfo& info() const { return info_; }
 
   //! Leases a server: an idle one, a new one while below max_size, or the
   //! next one released, waiting up to acquire_timeout. Run on the caller's

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "daemon/client_session.h"
+#include "catalog/introspect.h"
 #include "daemon/admin/prometheus.h"
 #include "daemon/notify.h"
 #include "protocol/scram.h"
@@ -153,6 +154,8 @@ int Proxy::run() {
   for (unsigned i = 1; i < workers; ++i) threads.emplace_back([this] { io_.run(); });
   io_.run();
   threads.clear();
+  blocking_.stop();
+  blocking_.join();
   spdlog::info("pgwarden stopped");
   return 0;
 }
@@ -194,6 +197,40 @@ std::string Proxy::reload() {
   notify::send(error.empty() ? "READY=1\nSTATUS=configuration reloaded"
                              : "READY=1\nSTATUS=reload failed; running the previous configuration");
   return error;
+}
+
+void Proxy::refresh_function_rules() {
+  const auto ttl = std::chrono::duration_cast<Clock::duration>(
+      context_.config()->catalog.schema_cache_ttl);
+  const auto now = Clock::now();
+  context_.tenants()->for_each([&](const Tenant& tenant) {
+    const auto last = Clock::time_point(Clock::duration(tenant.functions_read_at.load()));
+    if (last.time_since_epoch().count() != 0 && now - last < ttl) return;
+    // Claimed now, so the next tick does not start a second read; a failed
+    // read is retried after the same interval.
+    tenant.functions_read_at = now.time_since_epoch().count();
+    auto shared = context_.tenants()->find(tenant.user, tenant.name);
+    asio::post(blocking_, [shared] {
+      const auto result = catalog::introspect_schema(shared->pool->info());
+      if (!result.ok) {
+        spdlog::warn("connection \"{}\": cannot read its functions' volatility; customer "
+                     "functions stay refused unless listed in allow_functions",
+                     shared->name);
+        return;
+      }
+      const auto facts = catalog::function_facts(result.schema);
+      policy::FunctionRules rules;
+      rules.allowed.insert(shared->limits.allow_functions.begin(),
+                           shared->limits.allow_functions.end());
+      rules.allowed.insert(facts.read_only.begin(), facts.read_only.end());
+      for (const auto& name : facts.volatile_names) {
+        if (policy::is_builtin_function(name)) rules.shadowing.insert(name);
+      }
+      shared->classifier->set_function_rules(std::move(rules));
+      spdlog::info("connection \"{}\": {} read-only customer function name(s) allowed",
+                   shared->name, facts.read_only.size());
+    });
+  });
 }
 
 admin::AdminHooks Proxy::make_admin_hooks() {
@@ -326,6 +363,7 @@ awaitable<void> Proxy::janitor() {
       continue;
     }
     context_.tenants()->for_each([](const Tenant& tenant) { tenant.pool->maintain(); });
+    refresh_function_rules();
     // The watchdog is fed from this loop, so a wedged event loop is noticed.
     if (watchdog) notify::send("WATCHDOG=1");
     if (now >= next_status) {

@@ -50,6 +50,9 @@ class Proxy {
   //! A catalog change (API or another instance): rebuild, off the loop.
   void catalog_changed();
   admin::AdminHooks make_admin_hooks();
+  //! Reads customer functions' volatility upstream (libpq, on blocking_) for
+  //! tenants not read within schema_cache_ttl, and updates their guards.
+  void refresh_function_rules();
 
   // Declared before io_ so it outlives the coroutine frames io_ destroys.
   ProxyContext context_;
@@ -59,6 +62,7 @@ class Proxy {
   std::mutex install_mutex_;                         //!< one rebuild at a time
   std::shared_ptr<const conf::Config> file_config_;  //!< guarded by install_mutex_
   asio::io_context io_;
+  asio::thread_pool blocking_{2};  //!< libpq work, never on the event loop
   std::vector<tcp::acceptor> acceptors_;
   asio::signal_set stop_signals_;
   asio::signal_set reload_signals_;

@@ -2,6 +2,7 @@
 // configuration with credentials decrypted in memory only.
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <string>
@@ -26,6 +27,9 @@ struct Tenant {
   std::shared_ptr<policy::Classifier> classifier;
   //! Statements per minute, shared by all of this connection's clients.
   std::shared_ptr<policy::RateLimiter> rate;
+  //! When the customer functions' volatility was last read upstream (so the
+  //! guard may allow the IMMUTABLE/STABLE ones); zero: never.
+  mutable std::atomic<Clock::rep> functions_read_at{0};
 };
 
 class TenantDirectory {

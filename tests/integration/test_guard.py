@@ -259,3 +259,37 @@ def test_oversized_query_text_is_54000_and_session_survives(pgwarden):
         with pytest.raises(psycopg.errors.ProgramLimitExceeded):
             conn.execute(big)
         assert conn.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_customer_functions_follow_their_volatility(world):
+    """A customer function the upstream catalog marks STABLE is allowed once
+    pgwarden has read the catalog (off the event loop); a VOLATILE one stays
+    refused with a hint naming allow_functions, unless the connection lists
+    it there."""
+    pg = world.pg
+    pg.psql("CREATE OR REPLACE FUNCTION public.loan_total() RETURNS numeric STABLE"
+            " LANGUAGE sql AS 'SELECT sum(principal) FROM loans';"
+            " CREATE OR REPLACE FUNCTION public.touch_loans() RETURNS bigint VOLATILE"
+            " LANGUAGE sql AS 'SELECT count(*) FROM loans';"
+            " CREATE OR REPLACE FUNCTION public.listed_fn() RETURNS int VOLATILE"
+            " LANGUAGE sql AS 'SELECT 7';"
+            " GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA public TO analyst", db="analytics")
+    daemon = harness.Pgwarden()
+    try:
+        daemon.add_user("acme")
+        daemon.add_connection("acme", "analytics",
+                              pg.url("analytics", "analyst", world.roles["analyst"]),
+                              allow_functions='["listed_fn"]')
+        daemon.start()
+        daemon.wait_for_log("read-only customer function name(s) allowed")
+        with connect(daemon) as conn:
+            total = conn.execute("SELECT loan_total()").fetchone()[0]
+            assert total == conn.execute("SELECT sum(principal) FROM loans").fetchone()[0]
+            assert conn.execute("SELECT listed_fn()").fetchone() == (7,)
+            with pytest.raises(psycopg.errors.InsufficientPrivilege) as caught:
+                conn.execute("SELECT touch_loans()")
+            assert "customer function touch_loans() is not known to be read-only" in \
+                caught.value.diag.message_primary
+            assert "allow_functions" in caught.value.diag.message_hint
+    finally:
+        daemon.cleanup()
