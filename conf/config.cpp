@@ -201,8 +201,9 @@ class Loader {
     } else if (node->is_string()) {
       auto parsed = parse_duration(node->as_string()->get());
       if (!parsed) {
-        fail(node->source(), path,
-             "must be a number of seconds or a duration such as \"30s\", \"500ms\", \"5m\", \"1h\"");
+        fail(
+            node->source(), path,
+            "must be a number of seconds or a duration such as \"30s\", \"500ms\", \"5m\", \"1h\"");
       }
       value = *parsed;
     } else {
@@ -394,8 +395,8 @@ class Loader {
       fail(node->source(), path, "must be a number, not " + type_name(*node));
     }
     if (!std::isfinite(value) || value < min || value > max) {
-      fail(node->source(), path, "must be between " + format_number(min) + " and " +
-                                     format_number(max));
+      fail(node->source(), path,
+           "must be between " + format_number(min) + " and " + format_number(max));
     }
     return value;
   }

@@ -5,9 +5,8 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
-#include <boost/json.hpp>
-
 #include <atomic>
+#include <boost/json.hpp>
 #include <chrono>
 #include <cstdio>
 
@@ -40,7 +39,9 @@ void configure(std::string_view mode_name) {
   g_mode = m;
 }
 
-Mode mode() { return g_mode.load(std::memory_order_relaxed); }
+Mode mode() {
+  return g_mode.load(std::memory_order_relaxed);
+}
 
 void record(const Event& event) {
   const Mode m = mode();

@@ -16,14 +16,14 @@ Mode mode();
 struct Event {
   std::string_view user;
   std::string_view connection;
-  std::string_view client;     //!< client address
+  std::string_view client;  //!< client address
   bool allowed = false;
-  std::string_view reason;     //!< refusal message (denied only)
-  std::string_view sqlstate;   //!< denied only
+  std::string_view reason;    //!< refusal message (denied only)
+  std::string_view sqlstate;  //!< denied only
   std::uint64_t fingerprint = 0;
-  std::string_view text;       //!< only when the connection has log_query_text
-  double duration_ms = -1;     //!< allowed, once finished
-  std::int64_t rows = -1;      //!< allowed, once finished
+  std::string_view text;    //!< only when the connection has log_query_text
+  double duration_ms = -1;  //!< allowed, once finished
+  std::int64_t rows = -1;   //!< allowed, once finished
 };
 
 //! Writes the event as one JSON line (never parameters, never secrets).

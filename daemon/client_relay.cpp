@@ -1,9 +1,8 @@
 // The client side of the ready loop: read client messages, judge them, lease
 // a server when one is needed, and send them upstream (rewriting prepared
 // statement names) or answer them locally.
-#include <spdlog/spdlog.h>
-
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "daemon/audit.h"
 #include "daemon/client_session.h"
@@ -375,7 +374,8 @@ awaitable<std::optional<ClientSession::Refusal>> ClientSession::ensure_server() 
   // co_spawned inline from this one on the same strand cancelled this one's
   // pending client read when it finished (seen as ECANCELED on the next read).
   asio::post(strand_, [self = shared_from_this()] {
-    asio::co_spawn(self->strand_, [self] { return self->pump_server(); }, asio::detached);
+    asio::co_spawn(
+        self->strand_, [self] { return self->pump_server(); }, asio::detached);
   });
   co_return std::nullopt;
 }
@@ -391,8 +391,8 @@ std::optional<ClientSession::Refusal> ClientSession::check_statement(std::string
   tenant_->pool->activity.denials.fetch_add(1, std::memory_order_relaxed);
   Refusal refusal{decision.sqlstate, {}, decision.hint};
   if (decision.sqlstate == policy::sqlstate::kInsufficientPrivilege) {
-    refusal.message = fmt::format("pgwarden: {} (connection \"{}\" is read-only)",
-                                  decision.message, tenant_->name);
+    refusal.message = fmt::format("pgwarden: {} (connection \"{}\" is read-only)", decision.message,
+                                  tenant_->name);
   } else if (decision.sqlstate == policy::sqlstate::kSyntaxError) {
     // The parser's own words, as PostgreSQL would report them.
     refusal.message = decision.message;
@@ -417,12 +417,12 @@ std::optional<ClientSession::Refusal> ClientSession::take_rate_tokens(double tok
   tenant_->pool->activity.rate_limited.fetch_add(1, std::memory_order_relaxed);
   audit_refusal(sqlstate::kConfigurationLimitExceeded, "rate limit", {});
   spdlog::info("client {}: rate limit of \"{}\" reached", client_pid_, tenant_->name);
-  return Refusal{sqlstate::kConfigurationLimitExceeded,
-                 fmt::format("pgwarden: connection \"{}\" is limited to {:g} queries per minute; "
-                             "retry in {:.1f} s",
-                             tenant_->name, tenant_->rate->per_minute(),
-                             result.retry_after_seconds),
-                 "Spread the queries out, or ask for a higher queries_per_minute."};
+  return Refusal{
+      sqlstate::kConfigurationLimitExceeded,
+      fmt::format("pgwarden: connection \"{}\" is limited to {:g} queries per minute; "
+                  "retry in {:.1f} s",
+                  tenant_->name, tenant_->rate->per_minute(), result.retry_after_seconds),
+      "Spread the queries out, or ask for a higher queries_per_minute."};
 }
 
 void ClientSession::answer_deallocate(const Deallocate& deallocate) {

@@ -2,13 +2,12 @@
 // authentication, tenant lookup and the login parameters.
 #include "daemon/client_session.h"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <array>
 #include <cctype>
-
-#include <fmt/format.h>
 
 #include "daemon/wire_io.h"
 #include "protocol/frontend.h"
@@ -27,7 +26,8 @@ constexpr std::size_t kMaxSaslMessage = 1024;
 
 bool iequals(std::string_view a, std::string_view b) {
   return std::ranges::equal(a, b, [](char x, char y) {
-    return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+    return std::tolower(static_cast<unsigned char>(x)) ==
+           std::tolower(static_cast<unsigned char>(y));
   });
 }
 
@@ -116,8 +116,8 @@ awaitable<bool> ClientSession::read_startup_packet(proto::StartupPacket& packet)
       decoded = proto::decode_startup(client_in_.data());
       if (decoded.status != proto::DecodeStatus::NeedMore) break;
       auto space = client_in_.prepare(1024);
-      auto [ec, n] = co_await client_.async_read_some(asio::buffer(space.data(), space.size()),
-                                                      use_nothrow);
+      auto [ec, n] =
+          co_await client_.async_read_some(asio::buffer(space.data(), space.size()), use_nothrow);
       if (ec) co_return false;
       client_in_.commit(n);
     }
@@ -175,9 +175,9 @@ awaitable<bool> ClientSession::accept_startup_parameters(const proto::StartupPac
       co_return false;
     } else if (name == "client_encoding") {
       if (!acceptable_client_encoding(value)) {
-        co_await send_fatal(sqlstate::kInvalidParameterValue,
-                            fmt::format("pgwarden supports only client_encoding UTF8, not \"{}\"",
-                                        value));
+        co_await send_fatal(
+            sqlstate::kInvalidParameterValue,
+            fmt::format("pgwarden supports only client_encoding UTF8, not \"{}\"", value));
         co_return false;
       }
     } else if (auto tracked = tracked_parameter(name); !tracked.empty()) {
@@ -351,7 +351,8 @@ void ClientSession::shut_down(bool force) {
 conf::Seconds ClientSession::idle_limit() const {
   if (!pending_.empty()) return conf::Seconds{0};  // a statement runs: query_timeout applies
   if (!server_) return config_->server.client_idle_timeout;
-  if (tx_status_ != proto::TxStatus::Idle) return tenant_->pool->settings().idle_transaction_timeout;
+  if (tx_status_ != proto::TxStatus::Idle)
+    return tenant_->pool->settings().idle_transaction_timeout;
   return conf::Seconds{0};
 }
 
@@ -363,7 +364,7 @@ void ClientSession::arm_idle_timer() {
   // applies, after the shorter limit to look again.
   auto wait = idle_limit();
   if (wait.count() <= 0) {
-    wait = idle.count() <= 0 ? in_transaction
+    wait = idle.count() <= 0             ? in_transaction
            : in_transaction.count() <= 0 ? idle
                                          : std::min(idle, in_transaction);
   }
@@ -381,12 +382,12 @@ void ClientSession::on_idle_timer() {
     spdlog::info("client {}: {} on \"{}\", closing", client_pid_,
                  in_transaction ? "idle_transaction_timeout" : "client_idle_timeout",
                  tenant_->name);
-    proto::put_error(farewell_,
-                     {.severity = "FATAL",
-                      .sqlstate = in_transaction ? "25P03" : "57P05",
-                      .message = in_transaction
-                                     ? "terminating connection due to idle-in-transaction timeout"
-                                     : "terminating connection due to idle-session timeout"});
+    proto::put_error(
+        farewell_,
+        {.severity = "FATAL",
+         .sqlstate = in_transaction ? "25P03" : "57P05",
+         .message = in_transaction ? "terminating connection due to idle-in-transaction timeout"
+                                   : "terminating connection due to idle-session timeout"});
     closing_ = true;
     error_code ignored;
     client_.cancel(ignored);
@@ -410,7 +411,8 @@ void ClientSession::leave_for_shutdown() {
 awaitable<void> ClientSession::send_fatal(std::string_view sqlstate, std::string_view message,
                                           std::string_view hint) {
   std::string out;
-  proto::put_error(out, {.severity = "FATAL", .sqlstate = sqlstate, .message = message, .hint = hint});
+  proto::put_error(out,
+                   {.severity = "FATAL", .sqlstate = sqlstate, .message = message, .hint = hint});
   co_await write_all(client_, out);
 }
 

@@ -52,7 +52,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   struct Refusal {
     Refusal(std::string_view state, std::string text, std::string advice = {},
             std::string where = {})
-        : sqlstate(state), message(std::move(text)), hint(std::move(advice)),
+        : sqlstate(state),
+          message(std::move(text)),
+          hint(std::move(advice)),
           position(std::move(where)) {}
     std::string sqlstate;
     std::string message;
@@ -133,21 +135,21 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool counted_ = false;
 
   std::shared_ptr<Tenant> tenant_;
-  std::shared_ptr<Pool> counted_in_;  //!< the pool whose client count includes us
+  std::shared_ptr<Pool> counted_in_;     //!< the pool whose client count includes us
   std::uint64_t tenant_generation_ = 0;  //!< ProxyContext::generation it was found in
   bool draining_ = false;
   std::unique_ptr<ServerConnection> server_;  //!< linked server, if any
   ClientStatements statements_;               //!< this client's named statements
   std::deque<PendingRequest> pending_;        //!< answers owed, oldest first
-  std::string to_server_;   //!< messages waiting to go upstream
-  std::string loop_out_;    //!< local replies emitted by the client loop
-  std::string pump_out_;    //!< local replies emitted by the server pump
-  std::string farewell_;    //!< a last FATAL to send when the session ends
-  std::size_t last_statement_count_ = 0;  //!< of the text check_statement judged
-  std::uint64_t last_fingerprint_ = 0;    //!< ditto
-  std::uint64_t unnamed_fingerprint_ = 0;  //!< of the unnamed statement
-  std::uint64_t bound_fingerprint_ = 0;    //!< of the statement last bound to a portal
-  std::uint64_t request_rows_ = 0;         //!< rows of the request being answered
+  std::string to_server_;                     //!< messages waiting to go upstream
+  std::string loop_out_;                      //!< local replies emitted by the client loop
+  std::string pump_out_;                      //!< local replies emitted by the server pump
+  std::string farewell_;                      //!< a last FATAL to send when the session ends
+  std::size_t last_statement_count_ = 0;      //!< of the text check_statement judged
+  std::uint64_t last_fingerprint_ = 0;        //!< ditto
+  std::uint64_t unnamed_fingerprint_ = 0;     //!< of the unnamed statement
+  std::uint64_t bound_fingerprint_ = 0;       //!< of the statement last bound to a portal
+  std::uint64_t request_rows_ = 0;            //!< rows of the request being answered
   std::string client_address_;
   bool batch_open_ = false;       //!< extended messages sent since the last Sync
   bool skip_until_sync_ = false;  //!< a refused message: drop the rest of the batch
@@ -173,8 +175,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   asio::steady_timer idle_timer_;
   Clock::time_point last_activity_ = Clock::now();
   bool statement_timer_armed_ = false;
-  bool timed_out_ = false;  //!< the next 57014 from the server is our timeout
-  std::uint64_t result_rows_ = 0;   //!< of the statement being relayed
+  bool timed_out_ = false;         //!< the next 57014 from the server is our timeout
+  std::uint64_t result_rows_ = 0;  //!< of the statement being relayed
   std::uint64_t result_bytes_ = 0;
   bool result_capped_ = false;  //!< past max_result_*: rows dropped, cancel sent
   struct Parked {

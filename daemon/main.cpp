@@ -8,8 +8,8 @@
 #include <string_view>
 
 #include "catalog/fernet.h"
-#include "conf/config.h"
 #include "catalog/store.h"
+#include "conf/config.h"
 #include "daemon/admin/http_util.h"
 #include "daemon/audit.h"
 #include "daemon/cli.h"
@@ -17,7 +17,8 @@
 
 namespace {
 
-constexpr std::string_view kUsage = R"(usage: pgwarden --config FILE     run the proxy in the foreground
+constexpr std::string_view kUsage =
+    R"(usage: pgwarden --config FILE     run the proxy in the foreground
        pgwarden keygen            print a new Fernet key (for ENCRYPTION_KEY)
        pgwarden encrypt           read a secret on stdin, print its Fernet token
        pgwarden verifier          read a password on stdin, print its SCRAM-SHA-256 verifier

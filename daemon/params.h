@@ -14,16 +14,15 @@ using ParameterMap = std::map<std::string, std::string, std::less<>>;
 //! Parameters a client may hold its own value of; synced onto whichever server
 //! connection it is given. All are reported by PostgreSQL, so a client's SET is
 //! seen as a ParameterStatus and tracked. The rest are pinned or the server's.
-inline constexpr std::string_view kTrackedParameters[] = {
-    "application_name", "DateStyle", "IntervalStyle", "TimeZone"};
+inline constexpr std::string_view kTrackedParameters[] = {"application_name", "DateStyle",
+                                                          "IntervalStyle", "TimeZone"};
 
 //! The tracked name matching `name` case-insensitively, or empty.
 std::string_view tracked_parameter(std::string_view name);
 
 //! Appends `SET name = 'value';` for each tracked parameter whose client value
 //! differs from the server's. Returns false if nothing needs setting.
-bool build_parameter_sync(const ParameterMap& client, const ParameterMap& server,
-                          std::string& sql);
+bool build_parameter_sync(const ParameterMap& client, const ParameterMap& server, std::string& sql);
 
 //! A SQL string literal for `value` (standard_conforming_strings is pinned on,
 //! so only quotes need doubling).

@@ -1,9 +1,8 @@
 // Server connection pool: leasing, hand-over to waiting clients, upkeep.
 #include "daemon/pool.h"
 
-#include <spdlog/spdlog.h>
-
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "protocol/sqlstate.h"
 
@@ -37,7 +36,7 @@ struct Pool::Waiter {
   explicit Waiter(asio::any_io_executor executor) : timer(std::move(executor)) {}
   asio::steady_timer timer;
   std::unique_ptr<ServerConnection> server;  //!< set when a server is handed over
-  bool may_open = false;  //!< woken because capacity freed up
+  bool may_open = false;                     //!< woken because capacity freed up
 };
 
 //! Takes a waiter out of the queue however its wait ends.
@@ -65,7 +64,9 @@ Pool::Pool(std::string name, catalog::ConnInfo info, conf::PoolSettings settings
   upstream_options_.tls = std::move(tls);
 }
 
-Pool::~Pool() { shut_down(); }
+Pool::~Pool() {
+  shut_down();
+}
 
 awaitable<AcquireResult> Pool::acquire() {
   const auto deadline =
@@ -77,8 +78,8 @@ awaitable<AcquireResult> Pool::acquire() {
     {
       std::unique_lock lock(mutex_);
       if (shut_down_) {
-        co_return AcquireError{protocol::sqlstate::kAdminShutdown,
-                               "pgwarden is closing this connection's pool", {}};
+        co_return AcquireError{
+            protocol::sqlstate::kAdminShutdown, "pgwarden is closing this connection's pool", {}};
       }
       used_ = true;
       while (!idle_.empty()) {

@@ -2,8 +2,8 @@
 // clients one transaction at a time, created lazily, kept within min..max.
 #pragma once
 
-#include <cstdint>
 #include <atomic>
+#include <cstdint>
 #include <deque>
 #include <list>
 #include <memory>
@@ -29,9 +29,9 @@ struct AcquireError {
 using AcquireResult = std::variant<std::unique_ptr<ServerConnection>, AcquireError>;
 
 struct PoolStats {
-  std::uint32_t total = 0;       //!< open or being opened
+  std::uint32_t total = 0;  //!< open or being opened
   std::uint32_t idle = 0;
-  std::uint32_t waiting = 0;     //!< clients queued for a server
+  std::uint32_t waiting = 0;  //!< clients queued for a server
   std::uint64_t leases = 0;
   std::uint64_t connect_failures = 0;
   std::uint64_t wait_timeouts = 0;

@@ -16,7 +16,7 @@ namespace pgwarden::daemon {
 //! One client statement: what it is on the server and how to create it there.
 struct ClientStatement {
   std::string server_name;
-  std::string parse_message;  //!< a whole Parse message under server_name
+  std::string parse_message;      //!< a whole Parse message under server_name
   std::uint64_t fingerprint = 0;  //!< pg_query fingerprint, for the audit trail
 };
 

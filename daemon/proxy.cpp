@@ -2,16 +2,15 @@
 // graceful shutdown and periodic upkeep.
 #include "daemon/proxy.h"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <csignal>
 #include <thread>
 
-#include <fmt/format.h>
-
-#include "daemon/client_session.h"
 #include "catalog/introspect.h"
 #include "daemon/admin/prometheus.h"
+#include "daemon/client_session.h"
 #include "daemon/notify.h"
 #include "protocol/scram.h"
 
@@ -62,8 +61,7 @@ std::string Proxy::install(std::shared_ptr<const conf::Config> file_config) {
   }
   for (const auto& line : merged.skipped) spdlog::warn("catalog: {}", line);
   const auto previous = context_.tenants();
-  auto tenants =
-      TenantDirectory::build(*merged.config, keys_, io_.get_executor(), previous.get());
+  auto tenants = TenantDirectory::build(*merged.config, keys_, io_.get_executor(), previous.get());
   if (auto* error = std::get_if<std::string>(&tenants)) return *error;
   file_config_ = std::move(file_config);
   context_.install(merged.config, std::get<std::shared_ptr<TenantDirectory>>(tenants));
@@ -92,15 +90,16 @@ std::string Proxy::prepare() {
     admin::ApiSettings settings;
     settings.schema_cache_ttl =
         std::chrono::duration_cast<std::chrono::milliseconds>(config->catalog.schema_cache_ttl);
-    admin_api_ = std::make_shared<admin::AdminApi>(
-        store_, std::make_shared<const catalog::Fernet>(keys_), config, make_admin_hooks(),
-        settings);
-    admin_server_ = std::make_unique<admin::AdminServer>(io_.get_executor(), admin_api_,
-                                                         *admin_token_);
+    admin_api_ =
+        std::make_shared<admin::AdminApi>(store_, std::make_shared<const catalog::Fernet>(keys_),
+                                          config, make_admin_hooks(), settings);
+    admin_server_ =
+        std::make_unique<admin::AdminServer>(io_.get_executor(), admin_api_, *admin_token_);
     if (auto error = admin_server_->listen(config->admin); !error.empty()) return error;
   } else {
-    spdlog::info("no admin token configured ([admin] token_file or PGWARDEN_ADMIN_TOKEN): "
-                 "the admin HTTP API is off");
+    spdlog::info(
+        "no admin token configured ([admin] token_file or PGWARDEN_ADMIN_TOKEN): "
+        "the admin HTTP API is off");
   }
 
   tcp::resolver resolver(io_);
@@ -200,8 +199,8 @@ std::string Proxy::reload() {
 }
 
 void Proxy::refresh_function_rules() {
-  const auto ttl = std::chrono::duration_cast<Clock::duration>(
-      context_.config()->catalog.schema_cache_ttl);
+  const auto ttl =
+      std::chrono::duration_cast<Clock::duration>(context_.config()->catalog.schema_cache_ttl);
   const auto now = Clock::now();
   context_.tenants()->for_each([&](const Tenant& tenant) {
     const auto last = Clock::time_point(Clock::duration(tenant.functions_read_at.load()));
@@ -213,9 +212,10 @@ void Proxy::refresh_function_rules() {
     asio::post(blocking_, [shared] {
       const auto result = catalog::introspect_schema(shared->pool->info());
       if (!result.ok) {
-        spdlog::warn("connection \"{}\": cannot read its functions' volatility; customer "
-                     "functions stay refused unless listed in allow_functions",
-                     shared->name);
+        spdlog::warn(
+            "connection \"{}\": cannot read its functions' volatility; customer "
+            "functions stay refused unless listed in allow_functions",
+            shared->name);
         return;
       }
       const auto facts = catalog::function_facts(result.schema);
@@ -275,8 +275,8 @@ admin::AdminHooks Proxy::make_admin_hooks() {
       out.gauge("pgwarden_clients", "Clients logged in to the connection.", labels,
                 static_cast<double>(activity.clients.load()));
       out.gauge("pgwarden_servers_idle", "Idle upstream server connections.", labels, stats.idle);
-      out.gauge("pgwarden_servers_active", "Upstream server connections leased or opening.",
-                labels, stats.total - stats.idle);
+      out.gauge("pgwarden_servers_active", "Upstream server connections leased or opening.", labels,
+                stats.total - stats.idle);
       out.gauge("pgwarden_clients_waiting", "Clients queued for a server connection.", labels,
                 stats.waiting);
       out.counter("pgwarden_queries_total", "Statements sent upstream.", labels,
@@ -324,15 +324,16 @@ awaitable<void> Proxy::accept_loop(tcp::acceptor& acceptor) {
         watcher->note_used(user, database);
       };
     }
-    asio::co_spawn(strand, [session]() { return session->run(); },
-                   [](std::exception_ptr error) {
-                     if (!error) return;
-                     try {
-                       std::rethrow_exception(error);
-                     } catch (const std::exception& e) {
-                       spdlog::error("client session ended by an unexpected error: {}", e.what());
-                     }
-                   });
+    asio::co_spawn(
+        strand, [session]() { return session->run(); },
+        [](std::exception_ptr error) {
+          if (!error) return;
+          try {
+            std::rethrow_exception(error);
+          } catch (const std::exception& e) {
+            spdlog::error("client session ended by an unexpected error: {}", e.what());
+          }
+        });
   }
 }
 
@@ -352,9 +353,10 @@ awaitable<void> Proxy::janitor() {
       }
       if (now >= *drain_deadline_ && !forced_) {
         forced_ = true;
-        spdlog::warn("shutdown_grace passed with {} client(s) still in a transaction; "
-                     "disconnecting them",
-                     clients);
+        spdlog::warn(
+            "shutdown_grace passed with {} client(s) still in a transaction; "
+            "disconnecting them",
+            clients);
         context_.sessions.for_each([](const auto& session) { session->shut_down(true); });
       } else if (now >= *drain_deadline_ + std::chrono::seconds(5)) {
         io_.stop();  // clients that never finished their handshake

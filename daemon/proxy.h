@@ -4,18 +4,18 @@
 
 #include <memory>
 #include <mutex>
-#include <string>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "catalog/fernet.h"
 #include "catalog/store.h"
 #include "conf/config.h"
-#include "daemon/asio.h"
 #include "daemon/admin/admin_api.h"
 #include "daemon/admin/admin_server.h"
 #include "daemon/admin/catalog_config.h"
 #include "daemon/admin/catalog_watcher.h"
+#include "daemon/asio.h"
 #include "daemon/proxy_context.h"
 
 namespace pgwarden::daemon {

@@ -55,6 +55,8 @@ inline bool ends_request(char request, char type) {
 }
 
 //! True for backend messages that can arrive outside any request's answer.
-inline bool is_asynchronous(char type) { return type == 'N' || type == 'A' || type == 'S'; }
+inline bool is_asynchronous(char type) {
+  return type == 'N' || type == 'A' || type == 'S';
+}
 
 }  // namespace pgwarden::daemon

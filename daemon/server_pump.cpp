@@ -1,11 +1,10 @@
 // The server side of the ready loop: relay a linked server's answers to the
 // client in large chunks, account for them against what is owed, and give
 // the server back once the client is between transactions.
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-
-#include <fmt/format.h>
 
 #include "daemon/client_session.h"
 #include "protocol/backend.h"
@@ -38,7 +37,9 @@ bool needs_whole_message(char type) {
 }
 
 //! Messages that make up a statement's result (rows, COPY data).
-bool counts_toward_result(char type) { return type == 'D' || type == 'd'; }
+bool counts_toward_result(char type) {
+  return type == 'D' || type == 'd';
+}
 
 //! Messages that end one statement's result.
 bool ends_statement(char type) {
@@ -169,8 +170,9 @@ std::size_t ClientSession::scan_server_bytes() {
       ++request_rows_;
       result_bytes_ += total;
       const auto& limits = tenant_->limits;
-      if (!result_capped_ && ((limits.max_result_rows && result_rows_ > limits.max_result_rows) ||
-                              (limits.max_result_bytes && result_bytes_ > limits.max_result_bytes))) {
+      if (!result_capped_ &&
+          ((limits.max_result_rows && result_rows_ > limits.max_result_rows) ||
+           (limits.max_result_bytes && result_bytes_ > limits.max_result_bytes))) {
         result_capped_ = true;
         spdlog::info("client {}: result on \"{}\" passed its cap, cancelling the statement",
                      client_pid_, tenant_->name);
@@ -209,9 +211,9 @@ std::size_t ClientSession::scan_server_bytes() {
       if (fields && fields->sqlstate == sqlstate::kQueryCanceled) {
         // Our cancel, not the user's: say which limit fired.
         timed_out_ = false;
-        const auto detail = fmt::format("The query_timeout of connection \"{}\" is {:g} s.",
-                                        tenant_->name,
-                                        tenant_->pool->settings().query_timeout.count());
+        const auto detail =
+            fmt::format("The query_timeout of connection \"{}\" is {:g} s.", tenant_->name,
+                        tenant_->pool->settings().query_timeout.count());
         substitute_error({.sqlstate = sqlstate::kQueryCanceled,
                           .message = "canceling statement due to statement timeout",
                           .detail = detail});
@@ -288,9 +290,8 @@ void ClientSession::complete_request(char type) {
   if (done.request == 'Q' || done.request == 'E') {
     // The next statement, if any, gets a full query_timeout of its own.
     disarm_statement_timer();
-    if (std::any_of(pending_.begin(), pending_.end(), [](const PendingRequest& r) {
-          return r.request == 'Q' || r.request == 'E';
-        })) {
+    if (std::any_of(pending_.begin(), pending_.end(),
+                    [](const PendingRequest& r) { return r.request == 'Q' || r.request == 'E'; })) {
       arm_statement_timer();
     }
   }
@@ -342,11 +343,10 @@ void ClientSession::unlink_server(bool reusable) {
   }
   if (!reusable) {
     // Its prepared statements and session state went with it.
-    pending_.erase(std::remove_if(pending_.begin(), pending_.end(),
-                                  [](const PendingRequest& r) {
-                                    return r.disposition != Disposition::Local;
-                                  }),
-                   pending_.end());
+    pending_.erase(
+        std::remove_if(pending_.begin(), pending_.end(),
+                       [](const PendingRequest& r) { return r.disposition != Disposition::Local; }),
+        pending_.end());
   }
   disarm_statement_timer();
   release_or_park(std::move(server_), reusable);

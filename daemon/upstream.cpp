@@ -3,9 +3,7 @@
 
 #include <fmt/format.h>
 #include <openssl/ssl.h>
-
 #include <poll.h>
-
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -133,7 +131,8 @@ class Login {
       }
       case proto::AuthCode::Sasl: {
         auto mechanisms = proto::decode_sasl_mechanisms(request->payload);
-        if (!mechanisms || std::ranges::find(*mechanisms, proto::kScramSha256) == mechanisms->end()) {
+        if (!mechanisms ||
+            std::ranges::find(*mechanisms, proto::kScramSha256) == mechanisms->end()) {
           co_return failure(UpstreamFailure::Unsupported,
                             "the server offers no SASL mechanism pgwarden supports");
         }
@@ -218,9 +217,9 @@ awaitable<std::optional<UpstreamError>> negotiate_tls(ServerConnection& server,
   auto [handshake_ec] = co_await tls.async_handshake(asio::ssl::stream_base::client, use_nothrow);
   if (handshake_ec) {
     // OpenSSL's reason ("certificate verify failed"...) names no secret.
-    co_return failure(UpstreamFailure::TlsFailed,
-                      fmt::format("TLS handshake with the server failed: {}",
-                                  handshake_ec.message()));
+    co_return failure(
+        UpstreamFailure::TlsFailed,
+        fmt::format("TLS handshake with the server failed: {}", handshake_ec.message()));
   }
   co_return std::nullopt;
 }
@@ -234,7 +233,8 @@ awaitable<std::optional<UpstreamError>> connect_and_login(ServerConnection& serv
       co_await resolver.async_resolve(info.host, std::to_string(info.port), use_nothrow);
   if (resolve_ec) co_return failure(UpstreamFailure::Refused);
 
-  auto [connect_ec, endpoint] = co_await asio::async_connect(server.socket(), endpoints, use_nothrow);
+  auto [connect_ec, endpoint] =
+      co_await asio::async_connect(server.socket(), endpoints, use_nothrow);
   if (connect_ec) co_return failure(UpstreamFailure::Refused);
   error_code ignored;
   server.socket().set_option(tcp::no_delay(true), ignored);
@@ -308,7 +308,7 @@ awaitable<ConnectResult> connect_upstream(const catalog::ConnInfo& info,
 }
 
 std::shared_ptr<asio::ssl::context> make_upstream_tls_context(const catalog::ConnInfo& info,
-                                                             std::string& error) {
+                                                              std::string& error) {
   if (info.ssl_mode == catalog::SslMode::Disable) return nullptr;
   auto context = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
   context->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
@@ -357,8 +357,7 @@ void ServerConnection::close() {
 }
 
 awaitable<void> send_cancel_request(tcp::endpoint endpoint, std::uint32_t pid,
-                                    std::vector<std::byte> key,
-                                    std::chrono::milliseconds timeout) {
+                                    std::vector<std::byte> key, std::chrono::milliseconds timeout) {
   auto executor = co_await asio::this_coro::executor;
   tcp::socket socket(executor);
   Watchdog watchdog(executor, timeout, [&] {

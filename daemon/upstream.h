@@ -2,15 +2,14 @@
 // credentials, and what the pool needs to know about it afterwards.
 #pragma once
 
+#include <boost/asio/ssl.hpp>
 #include <cstdint>
 #include <memory>
 #include <optional>
-#include <tuple>
 #include <string>
+#include <tuple>
 #include <variant>
 #include <vector>
-
-#include <boost/asio/ssl.hpp>
 
 #include "catalog/conninfo.h"
 #include "daemon/asio.h"
@@ -21,14 +20,14 @@ namespace pgwarden::daemon {
 
 //! Why an upstream connection could not be made, in the words a user sees.
 enum class UpstreamFailure {
-  Refused,       //!< resolve/connect failed
-  AuthFailed,    //!< the server rejected the stored credentials
-  Timeout,       //!< connect_timeout passed
-  SslRequired,   //!< the server wants TLS and ssl_mode does not allow it
-  ServerError,   //!< any other error the server reported at login
-  Protocol,      //!< the server said something we do not understand
-  Unsupported,   //!< a setting pgwarden cannot honour yet
-  TlsFailed,     //!< ssl_mode demands TLS the server cannot give, or the handshake failed
+  Refused,      //!< resolve/connect failed
+  AuthFailed,   //!< the server rejected the stored credentials
+  Timeout,      //!< connect_timeout passed
+  SslRequired,  //!< the server wants TLS and ssl_mode does not allow it
+  ServerError,  //!< any other error the server reported at login
+  Protocol,     //!< the server said something we do not understand
+  Unsupported,  //!< a setting pgwarden cannot honour yet
+  TlsFailed,    //!< ssl_mode demands TLS the server cannot give, or the handshake failed
 };
 
 struct UpstreamError {
@@ -124,7 +123,7 @@ using ConnectResult = std::variant<std::unique_ptr<ServerConnection>, UpstreamEr
 //! The TLS context for a connection record's ssl_mode and root certificate;
 //! nullptr with an error message when the settings cannot be honoured.
 std::shared_ptr<asio::ssl::context> make_upstream_tls_context(const catalog::ConnInfo& info,
-                                                             std::string& error);
+                                                              std::string& error);
 
 //! Resolves, connects, sends the startup packet with pgwarden's pinned
 //! settings, authenticates (SCRAM-SHA-256, md5, cleartext or trust) and reads
@@ -135,7 +134,6 @@ awaitable<ConnectResult> connect_upstream(const catalog::ConnInfo& info,
 //! Opens a new connection to `endpoint` and sends a CancelRequest for the
 //! given backend; the server never answers, so nothing is read.
 awaitable<void> send_cancel_request(tcp::endpoint endpoint, std::uint32_t pid,
-                                    std::vector<std::byte> key,
-                                    std::chrono::milliseconds timeout);
+                                    std::vector<std::byte> key, std::chrono::milliseconds timeout);
 
 }  // namespace pgwarden::daemon

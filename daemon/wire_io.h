@@ -11,9 +11,9 @@ enum class ReadStatus { Ok, Closed, Malformed };
 
 struct ReadResult {
   ReadStatus status = ReadStatus::Closed;
-  protocol::Frame frame;         //!< Ok: views the buffer until consumed
-  protocol::DecodeError error;   //!< Malformed
-  error_code io_error;           //!< Closed: why (eof, reset, aborted...)
+  protocol::Frame frame;        //!< Ok: views the buffer until consumed
+  protocol::DecodeError error;  //!< Malformed
+  error_code io_error;          //!< Closed: why (eof, reset, aborted...)
 };
 
 //! Reads until `buffer` holds one whole message (decoded by `decode`), reading
@@ -49,8 +49,7 @@ awaitable<ReadResult> read_frame(ReadSome read_some, ByteBuffer& buffer, Decode 
 inline awaitable<ReadResult> read_frontend_message(tcp::socket& socket, ByteBuffer& buffer,
                                                    const protocol::FrontendLimits& limits) {
   return read_frame(
-      [&socket](asio::mutable_buffer b) { return socket.async_read_some(b, use_nothrow); },
-      buffer,
+      [&socket](asio::mutable_buffer b) { return socket.async_read_some(b, use_nothrow); }, buffer,
       [&limits](protocol::ByteView data) { return protocol::decode_frontend_frame(data, limits); });
 }
 
@@ -58,10 +57,9 @@ inline awaitable<ReadResult> read_frontend_message(tcp::socket& socket, ByteBuff
 template <typename Stream>
 awaitable<ReadResult> read_backend_message(Stream& stream, ByteBuffer& buffer,
                                            const protocol::BackendLimits& limits) {
-  return read_frame([&stream](asio::mutable_buffer b) { return stream.read_some(b); }, buffer,
-                    [&limits](protocol::ByteView data) {
-                      return protocol::decode_backend_frame(data, limits);
-                    });
+  return read_frame(
+      [&stream](asio::mutable_buffer b) { return stream.read_some(b); }, buffer,
+      [&limits](protocol::ByteView data) { return protocol::decode_backend_frame(data, limits); });
 }
 
 //! Writes all of `bytes`; returns the error, if any.

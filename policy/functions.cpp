@@ -110,10 +110,12 @@ namespace {
 // core, read-only SQL functions that drivers' metadata queries call, e.g.
 // pgjdbc's getPrimaryKeys uses _pg_expandarray. Sorted for binary search.
 constexpr std::string_view kInformationSchemaFunctions[] = {
-    "_pg_char_max_length",  "_pg_char_octet_length", "_pg_datetime_precision",
-    "_pg_expandarray",      "_pg_index_position",    "_pg_interval_type",
-    "_pg_numeric_precision", "_pg_numeric_precision_radix", "_pg_numeric_scale",
-    "_pg_truetypid",        "_pg_truetypmod"};
+    "_pg_char_max_length",    "_pg_char_octet_length",
+    "_pg_datetime_precision", "_pg_expandarray",
+    "_pg_index_position",     "_pg_interval_type",
+    "_pg_numeric_precision",  "_pg_numeric_precision_radix",
+    "_pg_numeric_scale",      "_pg_truetypid",
+    "_pg_truetypmod"};
 
 bool is_information_schema_function(std::string_view name) {
   return std::binary_search(std::begin(kInformationSchemaFunctions),

@@ -599,8 +599,9 @@ BOOST_AUTO_TEST_SUITE_END()
 // Proves durations may be written with units, as issue 3's [limits] example
 // does ("30s", "5s"), and mean the same as plain seconds.
 BOOST_AUTO_TEST_CASE(durations_with_units) {
-  auto config = ok("[pool]\nquery_timeout = \"1.5s\"\nacquire_timeout = \"2m\"\n"
-                   "connect_timeout = \"250ms\"\nserver_lifetime = \"1h\"\n");
+  auto config =
+      ok("[pool]\nquery_timeout = \"1.5s\"\nacquire_timeout = \"2m\"\n"
+         "connect_timeout = \"250ms\"\nserver_lifetime = \"1h\"\n");
   BOOST_TEST(config->pool.query_timeout.count() == 1.5);
   BOOST_TEST(config->pool.acquire_timeout.count() == 120.0);
   BOOST_TEST(config->pool.connect_timeout.count() == 0.25);
@@ -635,6 +636,7 @@ BOOST_AUTO_TEST_CASE(limits_rejects) {
              "limits.queries_per_minute: must be between 0 and 1000000000");
   BOOST_TEST(what("[limits]\nallow_functions = \"f\"") ==
              "limits.allow_functions: must be a list of function names");
-  BOOST_TEST(what("[limits]\nlog_query_text = 1") == "limits.log_query_text: must be true or false");
+  BOOST_TEST(what("[limits]\nlog_query_text = 1") ==
+             "limits.log_query_text: must be true or false");
   BOOST_TEST(what("[limits]\nrate = 5") == "limits.rate: unknown key");
 }

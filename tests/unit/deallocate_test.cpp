@@ -1,8 +1,8 @@
 // Which Query texts pgwarden answers locally as DEALLOCATE.
 #define BOOST_TEST_MODULE deallocate
-#include <boost/test/unit_test.hpp>
-
 #include "daemon/deallocate.h"
+
+#include <boost/test/unit_test.hpp>
 
 using pgwarden::daemon::match_deallocate;
 
@@ -31,8 +31,8 @@ BOOST_AUTO_TEST_CASE(recognised_forms) {
 // Proves anything more than one DEALLOCATE goes upstream instead: a second
 // statement must not be swallowed by a local answer.
 BOOST_AUTO_TEST_CASE(everything_else_is_not_matched) {
-  for (const char* sql : {"DEALLOCATE x; SELECT 1", "DEALLOCATE", "DEALLOCATE ;",
-                          "SELECT 1", "DEALLOCATE x y", "DEALLOCATE /* open", "DEALLOCATE \"\"",
+  for (const char* sql : {"DEALLOCATE x; SELECT 1", "DEALLOCATE", "DEALLOCATE ;", "SELECT 1",
+                          "DEALLOCATE x y", "DEALLOCATE /* open", "DEALLOCATE \"\"",
                           "EXPLAIN DEALLOCATE x", "DEALLOCATE 1x", "DEALLOCATE x;;"}) {
     BOOST_TEST(!match_deallocate(sql), sql);
   }

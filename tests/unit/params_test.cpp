@@ -1,8 +1,8 @@
 // Session parameter reconciliation: which SETs a leased server needs.
 #define BOOST_TEST_MODULE params
-#include <boost/test/unit_test.hpp>
-
 #include "daemon/params.h"
+
+#include <boost/test/unit_test.hpp>
 
 using pgwarden::daemon::build_parameter_sync;
 using pgwarden::daemon::ParameterMap;
@@ -21,8 +21,8 @@ BOOST_AUTO_TEST_CASE(no_set_when_values_match) {
 
 // Proves only the differing tracked parameters are set, in a stable order.
 BOOST_AUTO_TEST_CASE(sets_only_differences) {
-  ParameterMap client{{"application_name", "agent"}, {"TimeZone", "Europe/Paris"},
-                      {"DateStyle", "ISO, MDY"}};
+  ParameterMap client{
+      {"application_name", "agent"}, {"TimeZone", "Europe/Paris"}, {"DateStyle", "ISO, MDY"}};
   ParameterMap server{{"application_name", "psql"}, {"TimeZone", "UTC"}, {"DateStyle", "ISO, MDY"}};
   std::string sql;
   BOOST_TEST(build_parameter_sync(client, server, sql));
