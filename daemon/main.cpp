@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <string_view>
 
 #include "catalog/fernet.h"
@@ -59,29 +60,49 @@ bool read_encryption_key(std::string& keys) {
   return false;
 }
 
-//! rotate-key: re-encrypt every catalog record under the first key.
-int rotate_key(const std::string& config_path) {
-  auto loaded = pgwarden::conf::load_config(config_path);
-  if (auto* error = std::get_if<pgwarden::conf::ConfigError>(&loaded)) {
+namespace conf = pgwarden::conf;
+namespace catalog = pgwarden::catalog;
+
+// Each step of start-up reports its own failure on stderr and yields nothing.
+
+std::shared_ptr<const conf::Config> load_or_report(const std::string& path) {
+  auto loaded = conf::load_config(path);
+  if (auto* error = std::get_if<conf::ConfigError>(&loaded)) {
     std::cerr << "pgwarden: " << error->to_string() << "\n";
-    return 2;
+    return nullptr;
   }
-  const auto& config = *std::get<std::shared_ptr<const pgwarden::conf::Config>>(loaded);
+  return std::get<std::shared_ptr<const conf::Config>>(loaded);
+}
+
+std::optional<catalog::Fernet> keys_or_report() {
   std::string key_text;
-  if (!read_encryption_key(key_text)) return 2;
-  auto keys = pgwarden::catalog::Fernet::from_keys(key_text);
+  if (!read_encryption_key(key_text)) return std::nullopt;
+  auto keys = catalog::Fernet::from_keys(key_text);
   if (auto* error = std::get_if<std::string>(&keys)) {
     std::cerr << "pgwarden: ENCRYPTION_KEY: " << *error << "\n";
-    return 2;
+    return std::nullopt;
   }
-  auto opened = pgwarden::catalog::open_catalog_store(config.catalog.path, config.catalog.url);
+  return std::get<catalog::Fernet>(std::move(keys));
+}
+
+std::shared_ptr<catalog::CatalogStore> store_or_report(const conf::Config& config) {
+  auto opened = catalog::open_catalog_store(config.catalog.path, config.catalog.url);
   if (auto* error = std::get_if<std::string>(&opened)) {
     std::cerr << "pgwarden: " << *error << "\n";
-    return 1;
+    return nullptr;
   }
-  auto& store = *std::get<std::shared_ptr<pgwarden::catalog::CatalogStore>>(opened);
-  const auto result =
-      pgwarden::catalog::rotate_connection_keys(store, std::get<pgwarden::catalog::Fernet>(keys));
+  return std::get<std::shared_ptr<catalog::CatalogStore>>(opened);
+}
+
+//! rotate-key: re-encrypt every catalog record under the first key.
+int rotate_key(const std::string& config_path) {
+  const auto config = load_or_report(config_path);
+  if (!config) return 2;
+  auto keys = keys_or_report();
+  if (!keys) return 2;
+  const auto store = store_or_report(*config);
+  if (!store) return 1;
+  const auto result = catalog::rotate_connection_keys(*store, *keys);
   std::cout << "re-encrypted " << result.rotated << " connection(s) under the first key\n";
   if (result.undecryptable > 0) {
     std::cerr << "pgwarden: " << result.undecryptable
@@ -93,39 +114,20 @@ int rotate_key(const std::string& config_path) {
 
 //! --check-config: load and validate, print one line, start nothing.
 int check_config(const std::string& config_path) {
-  auto loaded = pgwarden::conf::load_config(config_path);
-  if (auto* error = std::get_if<pgwarden::conf::ConfigError>(&loaded)) {
-    std::cerr << "pgwarden: " << error->to_string() << "\n";
-    return 2;
-  }
-  const auto& config = *std::get<std::shared_ptr<const pgwarden::conf::Config>>(loaded);
-  std::cout << config_path << ": OK (" << config.users.size() << " user(s), "
-            << config.connections.size() << " connection(s))\n";
+  const auto config = load_or_report(config_path);
+  if (!config) return 2;
+  std::cout << config_path << ": OK (" << config->users.size() << " user(s), "
+            << config->connections.size() << " connection(s))\n";
   return 0;
 }
 
 int serve(const std::string& config_path) {
-  auto loaded = pgwarden::conf::load_config(config_path);
-  if (auto* error = std::get_if<pgwarden::conf::ConfigError>(&loaded)) {
-    std::cerr << "pgwarden: " << error->to_string() << "\n";
-    return 2;
-  }
-  auto config = std::get<std::shared_ptr<const pgwarden::conf::Config>>(loaded);
-
-  std::string key_text;
-  if (!read_encryption_key(key_text)) return 2;
-  auto keys = pgwarden::catalog::Fernet::from_keys(key_text);
-  if (auto* error = std::get_if<std::string>(&keys)) {
-    std::cerr << "pgwarden: ENCRYPTION_KEY: " << *error << "\n";
-    return 2;
-  }
-
-  auto opened = pgwarden::catalog::open_catalog_store(config->catalog.path, config->catalog.url);
-  if (auto* error = std::get_if<std::string>(&opened)) {
-    std::cerr << "pgwarden: " << *error << "\n";
-    return 1;
-  }
-  auto store = std::get<std::shared_ptr<pgwarden::catalog::CatalogStore>>(opened);
+  const auto config = load_or_report(config_path);
+  if (!config) return 2;
+  auto keys = keys_or_report();
+  if (!keys) return 2;
+  auto store = store_or_report(*config);
+  if (!store) return 1;
   auto token =
       pgwarden::daemon::admin::load_admin_token(config->admin, std::getenv("PGWARDEN_ADMIN_TOKEN"));
   ::unsetenv("PGWARDEN_ADMIN_TOKEN");  // like ENCRYPTION_KEY: not for children or /proc readers
@@ -136,8 +138,7 @@ int serve(const std::string& config_path) {
 
   configure_logging(config->log.level);
   pgwarden::daemon::audit::configure(config->log.audit);
-  pgwarden::daemon::Proxy proxy(config, std::get<pgwarden::catalog::Fernet>(std::move(keys)),
-                                std::move(store), std::move(token.token));
+  pgwarden::daemon::Proxy proxy(config, std::move(*keys), std::move(store), std::move(token.token));
   if (auto error = proxy.prepare(); !error.empty()) {
     spdlog::critical("{}", error);
     return 1;
