@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import subprocess
+import time
 from pathlib import Path
 
 import harness
@@ -52,8 +53,17 @@ def describe(pgwarden_bin: Path) -> dict[str, str]:
         "PostgreSQL": _first_line([str(harness.PG_BINDIR / "postgres"), "--version"]),
         "pgbench": _first_line([str(harness.PG_BINDIR / "pgbench"), "--version"]),
         "PgBouncer": _first_line([str(PGBOUNCER_BIN), "--version"]),
-        "pgwarden": f"{pgwarden_bin} (git {_git_revision(harness.REPO_ROOT)})",
+        # The tree's revision now; the build time says how far the binary may lag it.
+        "pgwarden": (f"{pgwarden_bin}, built {_mtime(pgwarden_bin)}"
+                     f" (source tree now: git {_git_revision(harness.REPO_ROOT)})"),
     }
+
+
+def _mtime(path: Path) -> str:
+    try:
+        return time.strftime("%Y-%m-%d %H:%M %Z", time.localtime(path.stat().st_mtime))
+    except OSError:
+        return "at an unknown time"
 
 
 def _os_release() -> str:

@@ -61,7 +61,10 @@ def _first_error(text: str) -> str:
     for needle in ("ERROR:", "FATAL:", "error:", "aborted", "timeout"):
         for line in text.splitlines():
             if needle in line:
-                return " ".join(line.split())[:300]
+                # From the server's severity on: pgbench's threads may have
+                # interleaved their "pgbench: error:" prefixes before it.
+                start = line.index(needle) if needle.isupper() else 0
+                return " ".join(line[start:].split())[:300]
     lines = [line for line in text.splitlines() if line.strip()]
     return " ".join(lines[-1].split())[:300] if lines else ""
 
@@ -124,7 +127,12 @@ def run(target: Target, mode: str, clients: int, seconds: int, repeat: int,
             result.lat_p99_ms = lats[min(len(lats) - 1, int(0.99 * len(lats)))] / 1000
 
         crash = target.crashed()
-        if p.returncode != 0 or result.tps is None or not result.transactions or failed_tx:
+        # pgbench only logs a failed PREPARE and carries on: the statement may
+        # then run anyway on a server connection another client prepared it
+        # on. Any server error makes the run a failure.
+        server_error = any(e in p.stderr for e in ("ERROR:", "FATAL:"))
+        if (p.returncode != 0 or result.tps is None or not result.transactions or failed_tx
+                or server_error):
             result.status = ("expected-failure" if (target.name, mode) in EXPECTED_FAILURES
                              else "failed")
             result.error = _first_error(p.stderr + "\n" + p.stdout) or f"pgbench exit {p.returncode}"

@@ -92,7 +92,8 @@ class Summary:
         it, against PgBouncer's -M extended (the issue's yardstick)."""
         a = self.tps(num, mode, clients)
         b, note = self.tps(den, mode, clients), ""
-        if b is None and mode == "prepared" and den == "pgbouncer":
+        if (mode == "prepared" and den == "pgbouncer"
+                and self.cell(den, mode, clients).status != "ok"):
             b, note = self.tps(den, "extended", clients), " (vs its extended)"
         if a is None or not b:
             return None, ""

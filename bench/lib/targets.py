@@ -124,7 +124,7 @@ class Pgbouncer:
         return ini
 
     def start(self, timeout: float = 30) -> "Pgbouncer":
-        self.port = harness.free_port()
+        self.port = self.port or harness.free_port()  # a restart keeps the port
         ini = self._write_config()
         with open(self.logfile, "ab") as log:
             self.proc = subprocess.Popen(
