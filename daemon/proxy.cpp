@@ -64,7 +64,9 @@ std::string Proxy::install(std::shared_ptr<const conf::Config> file_config) {
   auto tenants = TenantDirectory::build(*merged.config, keys_, io_.get_executor(), previous.get());
   if (auto* error = std::get_if<std::string>(&tenants)) return *error;
   file_config_ = std::move(file_config);
-  context_.install(merged.config, std::get<std::shared_ptr<TenantDirectory>>(tenants));
+  auto next = std::get<std::shared_ptr<TenantDirectory>>(tenants);
+  context_.install(merged.config, next);
+  if (previous) previous->retire_pools_not_in(*next);
   if (admin_api_) admin_api_->set_config(file_config_);
   return {};
 }

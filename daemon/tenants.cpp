@@ -73,6 +73,13 @@ std::variant<std::shared_ptr<TenantDirectory>, std::string> TenantDirectory::bui
   return directory;
 }
 
+void TenantDirectory::retire_pools_not_in(const TenantDirectory& next) const {
+  for (const auto& [key, tenant] : tenants_) {
+    auto kept = next.find(tenant->user, tenant->name);
+    if (!kept || kept->pool != tenant->pool) tenant->pool->shut_down();
+  }
+}
+
 std::shared_ptr<Tenant> TenantDirectory::find(std::string_view user, std::string_view name) const {
   auto it = tenants_.find(std::pair{std::string(user), std::string(name)});
   return it == tenants_.end() ? nullptr : it->second;

@@ -46,6 +46,11 @@ class TenantDirectory {
   //! The connection `name` owned by `user`, or nullptr.
   std::shared_ptr<Tenant> find(std::string_view user, std::string_view name) const;
 
+  //! Shuts down the pools of this directory that `next` does not carry over
+  //! (deleted, deactivated or changed connections): idle servers close now,
+  //! leased ones when their transaction ends, and no new lease is given.
+  void retire_pools_not_in(const TenantDirectory& next) const;
+
   template <typename F>
   void for_each(F&& f) const {
     for (const auto& [key, tenant] : tenants_) f(*tenant);
