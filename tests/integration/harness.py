@@ -405,6 +405,7 @@ class Pgwarden:
         # transaction open cannot stall teardown.
         self.server_settings: dict[str, int | float] = {"shutdown_grace": 5}
         self.log_level = "info"
+        self.audit: str | None = None  # [log] audit; None = the daemon's default
         self.config_path = self.dir / "pgwarden.toml"
         self.logfile = self.dir / "pgwarden.log"
         self.proc: subprocess.Popen | None = None
@@ -448,7 +449,8 @@ class Pgwarden:
                + server,
                f"[pool]\n{pool}\n",
                "[limits]\n" + "".join(f"{k} = {v}\n" for k, v in self.limits.items()),
-               f"[log]\nlevel = {toml_str(self.log_level)}\n",
+               f"[log]\nlevel = {toml_str(self.log_level)}\n"
+               + (f"audit = {toml_str(self.audit)}\n" if self.audit else ""),
                # The embedded catalog lives in this daemon's own folder.
                f"[catalog]\npath = {toml_str(str(self.dir / 'catalog.db'))}\n"]
         for name, password in self.users.items():
