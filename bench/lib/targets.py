@@ -180,14 +180,16 @@ def start_pgbouncer(pg: harness.PostgresCluster, password: str, pool_size: int,
 
 def start_pgwarden(pg: harness.PostgresCluster, password: str, pool_size: int,
                    max_client_connections: int, workers: int,
-                   binary: Path | None = None) -> Target:
+                   binary: Path | None = None, audit: str | None = None) -> Target:
     """pgwarden with one user (bencher, same password as upstream) owning one
-    connection record (bench -> bencher@bench), pool min = max = pool_size."""
+    connection record (bench -> bencher@bench), pool min = max = pool_size;
+    audit None keeps the daemon's default audit trail."""
     warden = harness.Pgwarden(binary)
     try:
         warden.workers = workers
         warden.log_level = "warn"
-        warden.server_settings = {"max_client_connections": max_client_connections}
+        warden.audit = audit
+        warden.server_settings["max_client_connections"] = max_client_connections
         warden.pool = {"min_size": pool_size, "max_size": pool_size, "acquire_timeout": 120}
         warden.add_user(ROLE, password)
         warden.add_connection(ROLE, DB, pg.url(DB, ROLE, password))
