@@ -187,6 +187,13 @@ class Loader {
     return std::uint32_t(value);
   }
 
+  // An integer or a float, as a double; nullopt for any other type.
+  static std::optional<double> as_number(const toml::node& node) {
+    if (node.is_integer()) return double(node.as_integer()->get());
+    if (node.is_floating_point()) return node.as_floating_point()->get();
+    return std::nullopt;
+  }
+
   // Durations are seconds, integer or float; 0 means "never" where allowed.
   std::optional<Seconds> seconds_at(const toml::table& table, std::string_view key,
                                     const std::string& prefix, bool positive) const {
@@ -194,10 +201,8 @@ class Loader {
     if (node == nullptr) return std::nullopt;
     const std::string path = join(prefix, key);
     double value = 0;
-    if (node->is_integer()) {
-      value = double(node->as_integer()->get());
-    } else if (node->is_floating_point()) {
-      value = node->as_floating_point()->get();
+    if (const auto number = as_number(*node)) {
+      value = *number;
     } else if (node->is_string()) {
       auto parsed = parse_duration(node->as_string()->get());
       if (!parsed) {
@@ -386,14 +391,9 @@ class Loader {
     const toml::node* node = table.get(key);
     if (node == nullptr) return std::nullopt;
     const std::string path = join(prefix, key);
-    double value = 0;
-    if (node->is_integer()) {
-      value = double(node->as_integer()->get());
-    } else if (node->is_floating_point()) {
-      value = node->as_floating_point()->get();
-    } else {
-      fail(node->source(), path, "must be a number, not " + type_name(*node));
-    }
+    const auto number = as_number(*node);
+    if (!number) fail(node->source(), path, "must be a number, not " + type_name(*node));
+    const double value = *number;
     if (!std::isfinite(value) || value < min || value > max) {
       fail(node->source(), path,
            "must be between " + format_number(min) + " and " + format_number(max));

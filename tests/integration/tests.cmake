@@ -21,21 +21,28 @@ set(_pgwarden_integration_files
   test_pgjdbc.py
 )
 
-foreach(_file IN LISTS _pgwarden_integration_files)
-  get_filename_component(_name "${_file}" NAME_WE)
+# One ctest entry per pytest file; extra "NAME=value" environment entries may
+# follow the file name.
+function(pgwarden_integration_test file)
+  get_filename_component(_name "${file}" NAME_WE)
   string(REGEX REPLACE "^test_" "" _name "${_name}")
   add_test(
     NAME integration.${_name}
     COMMAND ${PGWARDEN_TEST_PYTHON} -m pytest -q -rfEsxX -p no:cacheprovider
-            ${CMAKE_CURRENT_LIST_DIR}/${_file}
-    WORKING_DIRECTORY ${CMAKE_CURRENT_LIST_DIR})
+            ${CMAKE_CURRENT_FUNCTION_LIST_DIR}/${file}
+    WORKING_DIRECTORY ${CMAKE_CURRENT_FUNCTION_LIST_DIR})
+  set(_env "PGWARDEN_BIN=$<TARGET_FILE:pgwarden>" "PYTHONDONTWRITEBYTECODE=1" ${ARGN})
   set_tests_properties(integration.${_name} PROPERTIES
-    ENVIRONMENT "PGWARDEN_BIN=$<TARGET_FILE:pgwarden>;PYTHONDONTWRITEBYTECODE=1"
+    ENVIRONMENT "${_env}"
     LABELS integration
     # Each file starts PostgreSQL, pgwarden and up to 20 clients: on a
     # 2-core machine they must not run next to each other or the unit tests.
     RUN_SERIAL ON
     TIMEOUT 900)
+endfunction()
+
+foreach(_file IN LISTS _pgwarden_integration_files)
+  pgwarden_integration_test(${_file})
 endforeach()
 
 # bench/run --quick (under a minute): the benchmark harness still sets up
@@ -57,16 +64,5 @@ set_tests_properties(bench.quick PROPERTIES
 add_executable(admin_server_test_main integration/admin_fixture.cpp)
 target_link_libraries(admin_server_test_main PRIVATE pgwarden_admin)
 foreach(_file IN ITEMS test_admin.py test_admin_catalog.py)
-  get_filename_component(_name "${_file}" NAME_WE)
-  string(REGEX REPLACE "^test_" "" _name "${_name}")
-  add_test(
-    NAME integration.${_name}
-    COMMAND ${PGWARDEN_TEST_PYTHON} -m pytest -q -rfEsxX -p no:cacheprovider
-            ${CMAKE_CURRENT_LIST_DIR}/${_file}
-    WORKING_DIRECTORY ${CMAKE_CURRENT_LIST_DIR})
-  set_tests_properties(integration.${_name} PROPERTIES
-    ENVIRONMENT "PGWARDEN_BIN=$<TARGET_FILE:pgwarden>;ADMIN_FIXTURE_BIN=$<TARGET_FILE:admin_server_test_main>;PYTHONDONTWRITEBYTECODE=1"
-    LABELS integration
-    RUN_SERIAL ON
-    TIMEOUT 900)
+  pgwarden_integration_test(${_file} "ADMIN_FIXTURE_BIN=$<TARGET_FILE:admin_server_test_main>")
 endforeach()
