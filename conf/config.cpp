@@ -28,11 +28,12 @@ constexpr double kMaxSeconds = 365.0 * 24 * 3600;
 constexpr std::string_view kAdminDatabase = "pgwarden";
 constexpr std::string_view kVerifierHint = " (run `pgwarden verifier`)";
 // [pool] keys, also accepted as per-connection overrides.
-constexpr std::array<std::string_view, 8> kPoolKeys = {
-    "min_size",        "max_size",
-    "acquire_timeout", "connect_timeout",
-    "query_timeout",   "server_idle_timeout",
-    "server_lifetime", "idle_transaction_timeout"};
+constexpr std::array<std::string_view, 9> kPoolKeys = {
+    "min_size",           "max_size",
+    "acquire_timeout",    "connect_timeout",
+    "query_timeout",      "server_idle_timeout",
+    "server_lifetime",    "idle_transaction_timeout",
+    "health_check_period"};
 
 // [limits] keys, also accepted as per-connection overrides. query_timeout
 // lives in PoolSettings but may be given here too, where users look for it.
@@ -256,7 +257,9 @@ class Loader {
   void load_server(const toml::table& t, ServerSettings& s) const {
     allow_only(t, "server",
                {"listen", "workers", "max_client_connections", "auth_timeout",
-                "client_idle_timeout", "max_message_size", "shutdown_grace"});
+                "client_idle_timeout", "max_message_size", "shutdown_grace", "reuse_port", "tls"});
+    if (auto v = bool_at(t, "reuse_port", "server")) s.reuse_port = *v;
+    if (const toml::table* tls = table_at(t, "tls", "server.tls")) load_tls(*tls, s.tls);
     if (const toml::node* node = t.get("listen")) load_listen(*node, s.listen);
     if (auto v = uint_at(t, "workers", "server", 0, 256)) s.workers = *v;
     if (auto v = uint_at(t, "max_client_connections", "server", 1, 1'000'000)) {
@@ -268,6 +271,42 @@ class Loader {
     if (auto v = uint_at(t, "max_message_size", "server", 1024, 1'073'741'823)) {
       s.max_message_size = *v;
     }
+  }
+
+  void load_tls(const toml::table& t, ClientTlsSettings& tls) const {
+    allow_only(t, "server.tls", {"mode", "cert_file", "key_file", "client_ca_file", "min_version"});
+    if (const toml::node* node = t.get("mode")) {
+      tls.mode = string_at(*node, "server.tls.mode");
+      if (tls.mode != "disable" && tls.mode != "allow" && tls.mode != "prefer" &&
+          tls.mode != "require") {
+        fail(node->source(), "server.tls.mode", "must be one of disable, allow, prefer, require");
+      }
+    }
+    for (auto [key, field] :
+         {std::pair{"cert_file", &tls.cert_file}, std::pair{"key_file", &tls.key_file},
+          std::pair{"client_ca_file", &tls.client_ca_file}}) {
+      if (const toml::node* node = t.get(key)) {
+        *field = string_at(*node, join("server.tls", key));
+        if (field->empty()) fail(node->source(), join("server.tls", key), "must not be empty");
+      }
+    }
+    if (const toml::node* node = t.get("min_version")) {
+      tls.min_version = string_at(*node, "server.tls.min_version");
+      if (tls.min_version != "TLSv1.2" && tls.min_version != "TLSv1.3") {
+        fail(node->source(), "server.tls.min_version", "must be TLSv1.2 or TLSv1.3");
+      }
+    }
+    if (tls.enabled() && (tls.cert_file.empty() || tls.key_file.empty())) {
+      fail(t.source(), "server.tls", "mode " + tls.mode + " needs cert_file and key_file");
+    }
+  }
+
+  std::optional<bool> bool_at(const toml::table& table, std::string_view key,
+                              const std::string& prefix) const {
+    const toml::node* node = table.get(key);
+    if (node == nullptr) return std::nullopt;
+    if (!node->is_boolean()) fail(node->source(), join(prefix, key), "must be true or false");
+    return node->as_boolean()->get();
   }
 
   void load_listen(const toml::node& node, std::vector<ListenAddress>& out) const {
@@ -342,6 +381,7 @@ class Loader {
     if (auto v = seconds_at(t, "idle_transaction_timeout", path, false)) {
       pool.idle_transaction_timeout = *v;
     }
+    if (auto v = seconds_at(t, "health_check_period", path, false)) pool.health_check_period = *v;
     if (pool.min_size > pool.max_size) {
       // Blame the key this table set; with both inherited, [pool] was wrong.
       const bool own_min = t.get("min_size") != nullptr;
@@ -366,12 +406,7 @@ class Loader {
     }
     if (auto v = seconds_at(t, "query_timeout", path, true)) pool.query_timeout = *v;
     if (auto v = uint_at(t, "max_query_size", path, 16, 1'073'741'823)) limits.max_query_size = *v;
-    if (const toml::node* node = t.get("log_query_text")) {
-      if (!node->is_boolean()) {
-        fail(node->source(), join(path, "log_query_text"), "must be true or false");
-      }
-      limits.log_query_text = node->as_boolean()->get();
-    }
+    if (auto v = bool_at(t, "log_query_text", path)) limits.log_query_text = *v;
     if (const toml::node* node = t.get("allow_functions")) {
       const std::string key = join(path, "allow_functions");
       const toml::array* list = node->as_array();
@@ -426,19 +461,25 @@ class Loader {
   }
 
   void load_admin(const toml::table& t, AdminSettings& admin) const {
-    allow_only(t, "admin", {"listen", "token_file"});
+    allow_only(t, "admin", {"listen", "token_file", "socket", "users"});
+    if (const toml::node* node = t.get("socket")) {
+      admin.socket = string_at(*node, "admin.socket");
+      check_socket_path(*node, "admin.socket", admin.socket);
+    }
+    if (const toml::node* node = t.get("users")) {
+      const toml::array* list = node->as_array();
+      if (list == nullptr) fail(node->source(), "admin.users", "must be a list of user names");
+      for (const toml::node& item : *list) {
+        std::string name = string_at(item, "admin.users");
+        check_name(item, "admin.users", name);
+        admin.users.push_back(std::move(name));
+      }
+    }
     if (const toml::node* node = t.get("listen")) {
       const std::string text = string_at(*node, "admin.listen");
       if (text.starts_with("unix:")) {
         admin.unix_socket = text.substr(5);
-        if (!admin.unix_socket.starts_with('/')) {
-          fail(node->source(), "admin.listen",
-               "a Unix socket must be an absolute path (unix:/...)");
-        }
-        // sockaddr_un.sun_path is 108 bytes including the terminating NUL.
-        if (admin.unix_socket.size() > 107) {
-          fail(node->source(), "admin.listen", "Unix socket path is longer than 107 bytes");
-        }
+        check_socket_path(*node, "admin.listen", admin.unix_socket);
       } else {
         admin.listen = parse_listen(*node, "admin.listen", text);
       }
@@ -447,6 +488,17 @@ class Loader {
       admin.token_file = string_at(*node, "admin.token_file");
       if (admin.token_file.empty()) fail(node->source(), "admin.token_file", "must not be empty");
     }
+  }
+
+  void check_socket_path(const toml::node& node, const std::string& key,
+                         const std::string& path) const {
+    if (!path.starts_with('/')) {
+      fail(node.source(), key,
+           std::string("a Unix socket must be an absolute path") +
+               (key == "admin.listen" ? " (unix:/...)" : ""));
+    }
+    // sockaddr_un.sun_path is 108 bytes including the terminating NUL.
+    if (path.size() > 107) fail(node.source(), key, "Unix socket path is longer than 107 bytes");
   }
 
   void load_catalog(const toml::table& t, CatalogSettings& catalog) const {

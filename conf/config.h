@@ -38,6 +38,10 @@ struct PoolSettings {
   Seconds server_lifetime{3600};
   //! Close a client idle inside a transaction longer than this (0 = never).
   Seconds idle_transaction_timeout{0};
+  //! Check a server connection that has been idle this long with an empty
+  //! query before handing it out again; checks also run on idle servers
+  //! every period (0 = never).
+  Seconds health_check_period{60};
 };
 
 //! The query guard's limits: [limits] gives the defaults, a [[connections]]
@@ -62,6 +66,19 @@ struct LimitSettings {
   std::uint32_t max_query_size = 1U << 20;
 };
 
+//! TLS towards clients ([server.tls]).
+struct ClientTlsSettings {
+  //! "disable": answer SSLRequest with N. "allow"/"prefer": accept TLS when a
+  //! client asks, plaintext otherwise. "require": refuse plaintext startups.
+  std::string mode = "disable";
+  std::string cert_file;  //!< PEM certificate chain (required unless disable)
+  std::string key_file;   //!< PEM private key (required unless disable)
+  //! When set, clients must present a certificate signed by one of these CAs.
+  std::string client_ca_file;
+  std::string min_version = "TLSv1.2";  //!< "TLSv1.2" or "TLSv1.3"
+  bool enabled() const { return mode != "disable"; }
+};
+
 struct ServerSettings {
   std::vector<ListenAddress> listen{{"127.0.0.1", 6432}};
   //! Event-loop threads; 0 = one per core.
@@ -77,6 +94,10 @@ struct ServerSettings {
   //! On SIGTERM: how long open transactions may run on before their clients
   //! are disconnected anyway (idle clients go at once).
   Seconds shutdown_grace{30};
+  //! SO_REUSEPORT on the client listeners, so a new instance can bind the
+  //! same addresses while the old one drains (rolling restart).
+  bool reuse_port = false;
+  ClientTlsSettings tls;
 };
 
 struct LogSettings {
@@ -94,6 +115,12 @@ struct AdminSettings {
   std::string unix_socket;
   //! File holding the bearer token; when empty, PGWARDEN_ADMIN_TOKEN is used.
   std::string token_file;
+  //! A second listener for the API on this Unix-domain socket (mode 0660),
+  //! next to the TCP one; empty = none.
+  std::string socket;
+  //! Users (from [[users]] or the catalog) who may open the psql admin
+  //! console: database "pgwarden" on the client port.
+  std::vector<std::string> users;
 };
 
 //! Where connection records and users live ([catalog]).

@@ -297,7 +297,7 @@ BOOST_AUTO_TEST_CASE(unknown_keys_everywhere) {
   BOOST_TEST(what(kUser + "role = \"admin\"\n") == "users[0].role: unknown key");
   BOOST_TEST(what(kUser + connection("alice", "x", "host = \"h\"\n")) ==
              "connections[0].host: unknown key");
-  BOOST_TEST(what("[server.tls]\ncert = \"x\"") == "server.tls: unknown key");
+  BOOST_TEST(what("[server.tls]\ncert = \"x\"") == "server.tls.cert: unknown key");
 }
 
 BOOST_AUTO_TEST_CASE(wrong_types) {
@@ -431,6 +431,40 @@ BOOST_AUTO_TEST_CASE(admin_and_catalog) {
   const auto url = ok("[catalog]\nurl = \"host=db user=pgwarden password=hunter2hunter2\"");
   BOOST_TEST(url->catalog.url == "host=db user=pgwarden password=hunter2hunter2");
   BOOST_TEST(url->catalog.path.empty());
+}
+
+// Proves [server.tls], reuse_port, health_check_period and the admin
+// console/socket keys are parsed and checked.
+BOOST_AUTO_TEST_CASE(tls_reuse_port_health_and_admin_users) {
+  BOOST_TEST(what("[server.tls]\nmode = \"on\"") ==
+             "server.tls.mode: must be one of disable, allow, prefer, require");
+  BOOST_TEST(what("[server.tls]\nmode = \"require\"") ==
+             "server.tls: mode require needs cert_file and key_file");
+  BOOST_TEST(what("[server.tls]\nmode = \"prefer\"\ncert_file = \"/c\"\nkey_file = \"\"") ==
+             "server.tls.key_file: must not be empty");
+  BOOST_TEST(what("[server.tls]\nmin_version = \"TLSv1.1\"") ==
+             "server.tls.min_version: must be TLSv1.2 or TLSv1.3");
+  BOOST_TEST(what("[server.tls]\nverify = true") == "server.tls.verify: unknown key");
+  BOOST_TEST(what("[server]\nreuse_port = 1") == "server.reuse_port: must be true or false");
+  BOOST_TEST(what("[admin]\nsocket = \"admin.sock\"") ==
+             "admin.socket: a Unix socket must be an absolute path");
+  BOOST_TEST(what("[admin]\nusers = \"ops\"") == "admin.users: must be a list of user names");
+  BOOST_TEST(what("[pool]\nhealth_check_period = -1").starts_with("pool.health_check_period:"));
+
+  const auto c =
+      ok("[server]\nreuse_port = true\n[server.tls]\nmode = \"require\"\ncert_file = \"/c.pem\"\n"
+         "key_file = \"/k.pem\"\nclient_ca_file = \"/ca.pem\"\nmin_version = \"TLSv1.3\"\n"
+         "[pool]\nhealth_check_period = \"2m\"\n[admin]\nsocket = \"/run/a.sock\"\n"
+         "users = [\"ops\", \"alice\"]\n");
+  BOOST_TEST(c->server.reuse_port);
+  BOOST_TEST(c->server.tls.mode == "require");
+  BOOST_TEST(c->server.tls.enabled());
+  BOOST_TEST(c->server.tls.client_ca_file == "/ca.pem");
+  BOOST_TEST(c->server.tls.min_version == "TLSv1.3");
+  BOOST_TEST(c->pool.health_check_period.count() == 120.0);
+  BOOST_TEST(c->admin.socket == "/run/a.sock");
+  BOOST_TEST((c->admin.users == std::vector<std::string>{"ops", "alice"}));
+  BOOST_TEST(!Config().server.tls.enabled());
 }
 
 // catalog.url carries the catalog's password; a rejected one is not quoted.
@@ -579,6 +613,11 @@ BOOST_AUTO_TEST_CASE(example_file_loads) {
   BOOST_TEST(c.pool.server_lifetime.count() == defaults.pool.server_lifetime.count());
   BOOST_TEST(c.pool.idle_transaction_timeout.count() ==
              defaults.pool.idle_transaction_timeout.count());
+  BOOST_TEST(c.pool.health_check_period.count() == defaults.pool.health_check_period.count());
+  BOOST_TEST(c.server.reuse_port == defaults.server.reuse_port);
+  BOOST_TEST(c.server.tls.mode == defaults.server.tls.mode);
+  BOOST_TEST(c.server.tls.min_version == defaults.server.tls.min_version);
+  BOOST_TEST(c.admin.users.empty());
   BOOST_TEST(c.log.level == defaults.log.level);
   BOOST_TEST(c.admin.listen.host == defaults.admin.listen.host);
   BOOST_TEST(c.admin.listen.port == defaults.admin.listen.port);
