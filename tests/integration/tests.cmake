@@ -19,6 +19,8 @@ set(_pgwarden_integration_files
   test_psql_interactive.py
   test_node_pg.py
   test_pgjdbc.py
+  test_faults.py
+  test_hostile.py
 )
 
 # One ctest entry per pytest file; extra "NAME=value" environment entries may
