@@ -46,8 +46,7 @@ void put_renamed(std::string& out, char type, std::string_view head, std::string
 awaitable<void> ClientSession::relay() {
   while (!closing_) {
     auto space = client_in_.prepare(8192);
-    auto [ec, n] =
-        co_await client_.async_read_some(asio::buffer(space.data(), space.size()), use_nothrow);
+    auto [ec, n] = co_await client_.read_some(asio::buffer(space.data(), space.size()));
     if (ec) {
       spdlog::debug("client {}: disconnected ({})", client_pid_, ec.message());
       break;
@@ -85,7 +84,7 @@ awaitable<void> ClientSession::relay() {
     // Wake the pump; it decides whether the server can be reused.
     error_code ignored;
     server_->socket().cancel(ignored);
-    client_.cancel(ignored);
+    client_.socket().cancel(ignored);
   }
 }
 

@@ -49,9 +49,9 @@ ClientSession::ClientSession(tcp::socket socket, ProxyContext& context)
     : context_(context),
       config_(context.config()),
       client_(std::move(socket)),
-      statement_timer_(client_.get_executor()),
-      idle_timer_(client_.get_executor()),
-      client_write_gate_(client_.get_executor(), Clock::time_point::max()) {
+      statement_timer_(client_.socket().get_executor()),
+      idle_timer_(client_.socket().get_executor()),
+      client_write_gate_(client_.socket().get_executor(), Clock::time_point::max()) {
   client_limits_.max_message_size = config_->server.max_message_size;
 }
 
@@ -68,8 +68,8 @@ awaitable<void> ClientSession::run() {
   statement_timer_ = asio::steady_timer(strand_);
   idle_timer_ = asio::steady_timer(strand_);
   error_code ignored;
-  client_.set_option(tcp::no_delay(true), ignored);
-  client_address_ = client_.remote_endpoint(ignored).address().to_string();
+  client_.socket().set_option(tcp::no_delay(true), ignored);
+  client_address_ = client_.socket().remote_endpoint(ignored).address().to_string();
 
   // Startup and authentication must finish in time; past the deadline the
   // socket is closed under the handshake, which then fails its next read.
@@ -78,8 +78,8 @@ awaitable<void> ClientSession::run() {
     Watchdog login_deadline(strand_, config_->server.auth_timeout, [this] {
       error_code unused;
       spdlog::info("client {}: startup not finished within auth_timeout, closing",
-                   client_.remote_endpoint(unused).address().to_string());
-      client_.close(unused);
+                   client_.socket().remote_endpoint(unused).address().to_string());
+      client_.socket().close(unused);
     });
     logged_in = co_await handshake();
   }
@@ -93,6 +93,12 @@ awaitable<void> ClientSession::run() {
 awaitable<bool> ClientSession::handshake() {
   proto::StartupPacket packet;
   if (!co_await read_startup_packet(packet)) co_return false;
+  if (config_->server.tls.mode == "require" && !client_.uses_tls()) {
+    // As PostgreSQL's "hostssl" lines do; a CancelRequest needs no TLS.
+    co_await send_fatal(sqlstate::kInvalidAuthorization, "pgwarden accepts only TLS connections",
+                        "Connect with sslmode=require or stronger.");
+    co_return false;
+  }
 
   if (context_.clients.fetch_add(1, std::memory_order_relaxed) >=
       config_->server.max_client_connections) {
@@ -108,16 +114,15 @@ awaitable<bool> ClientSession::handshake() {
 }
 
 awaitable<bool> ClientSession::read_startup_packet(proto::StartupPacket& packet) {
-  bool refused_ssl = false;
-  bool refused_gss = false;
+  bool asked_ssl = false;
+  bool asked_gss = false;
   for (;;) {
     proto::StartupResult decoded;
     for (;;) {
       decoded = proto::decode_startup(client_in_.data());
       if (decoded.status != proto::DecodeStatus::NeedMore) break;
       auto space = client_in_.prepare(1024);
-      auto [ec, n] =
-          co_await client_.async_read_some(asio::buffer(space.data(), space.size()), use_nothrow);
+      auto [ec, n] = co_await client_.read_some(asio::buffer(space.data(), space.size()));
       if (ec) co_return false;
       client_in_.commit(n);
     }
@@ -135,15 +140,23 @@ awaitable<bool> ClientSession::read_startup_packet(proto::StartupPacket& packet)
     switch (packet.kind) {
       case proto::StartupKind::SslRequest:
       case proto::StartupKind::GssEncRequest: {
-        bool& refused = packet.kind == proto::StartupKind::SslRequest ? refused_ssl : refused_gss;
+        const bool ssl = packet.kind == proto::StartupKind::SslRequest;
+        bool& asked = ssl ? asked_ssl : asked_gss;
         client_in_.consume(consumed);
-        if (refused || !client_in_.empty()) {
+        if (asked || client_.uses_tls() || !client_in_.empty()) {
           // A repeated request, or bytes pipelined behind it (CVE-2021-23214).
-          spdlog::info("client sent an out-of-order encryption request, closing");
+          spdlog::info("client {}: out-of-order encryption request, closing", client_address_);
           co_return false;
         }
-        refused = true;
-        if (co_await write_all(client_, "N")) co_return false;
+        asked = true;
+        auto tls = ssl ? context_.client_tls() : nullptr;
+        if (co_await write_all(client_, tls ? "S" : "N")) co_return false;
+        if (tls) {
+          if (auto ec = co_await client_.start_tls(*tls)) {
+            spdlog::info("client {}: TLS handshake failed: {}", client_address_, ec.message());
+            co_return false;
+          }
+        }
         continue;
       }
       case proto::StartupKind::CancelRequest: {
@@ -328,7 +341,10 @@ awaitable<bool> ClientSession::attach_tenant() {
   counted_in_ = tenant_->pool;
   counted_in_->activity.clients.fetch_add(1, std::memory_order_relaxed);
   if (on_login) on_login(user_, database_);
-  spdlog::debug("client {} logged in as \"{}\" to \"{}\"", client_pid_, user_, database_);
+  spdlog::debug("client {} from {} logged in as \"{}\" to \"{}\"{}", client_pid_, client_address_,
+                user_, database_,
+                client_.uses_tls() ? fmt::format(" over {}", SSL_get_version(client_.tls_handle()))
+                                   : std::string());
   co_return true;
 }
 
@@ -390,7 +406,7 @@ void ClientSession::on_idle_timer() {
                                    : "terminating connection due to idle-session timeout"});
     closing_ = true;
     error_code ignored;
-    client_.cancel(ignored);
+    client_.socket().cancel(ignored);
     return;
   }
   arm_idle_timer();
@@ -405,7 +421,7 @@ void ClientSession::leave_for_shutdown() {
   // The client loop wakes from its read, sends farewell_ and ends; a linked
   // server is released or closed by the pump as usual.
   error_code ignored;
-  client_.cancel(ignored);
+  client_.socket().cancel(ignored);
 }
 
 awaitable<void> ClientSession::send_fatal(std::string_view sqlstate, std::string_view message,

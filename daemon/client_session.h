@@ -11,6 +11,7 @@
 
 #include "daemon/asio.h"
 #include "daemon/byte_buffer.h"
+#include "daemon/client_stream.h"
 #include "daemon/deallocate.h"
 #include "daemon/params.h"
 #include "daemon/pool.h"
@@ -125,7 +126,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
 
   ProxyContext& context_;
   std::shared_ptr<const conf::Config> config_;
-  tcp::socket client_;
+  ClientStream client_;
   ByteBuffer client_in_{8192};
   protocol::FrontendLimits client_limits_;
   std::string user_;

@@ -11,6 +11,7 @@
 #include "catalog/introspect.h"
 #include "daemon/admin/prometheus.h"
 #include "daemon/client_session.h"
+#include "daemon/client_tls.h"
 #include "daemon/notify.h"
 #include "protocol/scram.h"
 
@@ -45,7 +46,7 @@ Proxy::Proxy(std::shared_ptr<const conf::Config> config, catalog::Fernet keys,
       io_(static_cast<int>(config->server.workers)),
       stop_signals_(io_, SIGINT, SIGTERM),
       reload_signals_(io_, SIGHUP) {
-  context_.install(std::move(config), nullptr);
+  context_.install(std::move(config), nullptr, nullptr);
   std::array<std::byte, 32> secret;
   protocol::random_bytes(secret);
   context_.mock_secret.assign(reinterpret_cast<const char*>(secret.data()), secret.size());
@@ -61,11 +62,15 @@ std::string Proxy::install(std::shared_ptr<const conf::Config> file_config) {
   }
   for (const auto& line : merged.skipped) spdlog::warn("catalog: {}", line);
   const auto previous = context_.tenants();
+  // Built on every install, so a reload picks up renewed certificate files.
+  auto client_tls = make_client_tls_context(merged.config->server.tls);
+  if (auto* error = std::get_if<std::string>(&client_tls)) return *error;
   auto tenants = TenantDirectory::build(*merged.config, keys_, io_.get_executor(), previous.get());
   if (auto* error = std::get_if<std::string>(&tenants)) return *error;
   file_config_ = std::move(file_config);
   auto next = std::get<std::shared_ptr<TenantDirectory>>(tenants);
-  context_.install(merged.config, next);
+  context_.install(merged.config, next,
+                   std::get<std::shared_ptr<asio::ssl::context>>(std::move(client_tls)));
   if (previous) previous->retire_pools_not_in(*next);
   if (admin_api_) admin_api_->set_config(file_config_);
   return {};

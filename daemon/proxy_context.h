@@ -2,6 +2,7 @@
 #pragma once
 
 #include <atomic>
+#include <boost/asio/ssl/context.hpp>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -24,12 +25,18 @@ class ProxyContext {
     std::lock_guard lock(mutex_);
     return tenants_;
   }
-  void install(std::shared_ptr<const conf::Config> config,
-               std::shared_ptr<TenantDirectory> tenants) {
+  //! TLS towards clients for the configuration in force; null = disabled.
+  std::shared_ptr<boost::asio::ssl::context> client_tls() const {
+    std::lock_guard lock(mutex_);
+    return client_tls_;
+  }
+  void install(std::shared_ptr<const conf::Config> config, std::shared_ptr<TenantDirectory> tenants,
+               std::shared_ptr<boost::asio::ssl::context> client_tls) {
     {
       std::lock_guard lock(mutex_);
       config_ = std::move(config);
       tenants_ = std::move(tenants);
+      client_tls_ = std::move(client_tls);
     }
     generation.fetch_add(1, std::memory_order_release);
   }
@@ -48,6 +55,7 @@ class ProxyContext {
   mutable std::mutex mutex_;
   std::shared_ptr<const conf::Config> config_;
   std::shared_ptr<TenantDirectory> tenants_;
+  std::shared_ptr<boost::asio::ssl::context> client_tls_;
 };
 
 }  // namespace pgwarden::daemon

@@ -357,7 +357,7 @@ awaitable<error_code> ClientSession::write_client(std::span<const asio::const_bu
   // Server results and local replies share the socket: one writer at a time.
   while (writing_client_) co_await client_write_gate_.async_wait(use_nothrow);
   writing_client_ = true;
-  auto [ec, n] = co_await asio::async_write(client_, buffers, use_nothrow);
+  auto [ec, n] = co_await client_.write(buffers);
   (void)n;
   writing_client_ = false;
   client_write_gate_.cancel_one();

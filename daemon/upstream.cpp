@@ -368,7 +368,7 @@ awaitable<void> send_cancel_request(tcp::endpoint endpoint, std::uint32_t pid,
   if (ec) co_return;
   std::string out;
   protocol::put_cancel_request(out, pid, key);
-  co_await write_all(socket, out);
+  co_await asio::async_write(socket, asio::buffer(out), use_nothrow);
   // Wait for the server to close: it never answers a CancelRequest.
   char byte;
   co_await socket.async_read_some(asio::buffer(&byte, 1), use_nothrow);

@@ -46,10 +46,12 @@ awaitable<ReadResult> read_frame(ReadSome read_some, ByteBuffer& buffer, Decode 
   }
 }
 
-inline awaitable<ReadResult> read_frontend_message(tcp::socket& socket, ByteBuffer& buffer,
-                                                   const protocol::FrontendLimits& limits) {
+//! Same for frontend messages, through any stream with a read_some member.
+template <typename Stream>
+awaitable<ReadResult> read_frontend_message(Stream& stream, ByteBuffer& buffer,
+                                            const protocol::FrontendLimits& limits) {
   return read_frame(
-      [&socket](asio::mutable_buffer b) { return socket.async_read_some(b, use_nothrow); }, buffer,
+      [&stream](asio::mutable_buffer b) { return stream.read_some(b); }, buffer,
       [&limits](protocol::ByteView data) { return protocol::decode_frontend_frame(data, limits); });
 }
 
@@ -62,9 +64,11 @@ awaitable<ReadResult> read_backend_message(Stream& stream, ByteBuffer& buffer,
       [&limits](protocol::ByteView data) { return protocol::decode_backend_frame(data, limits); });
 }
 
-//! Writes all of `bytes`; returns the error, if any.
-inline awaitable<error_code> write_all(tcp::socket& socket, std::string_view bytes) {
-  auto [ec, n] = co_await asio::async_write(socket, asio::buffer(bytes), use_nothrow);
+//! Writes all of `bytes` through any stream with a write member; returns the
+//! error, if any.
+template <typename Stream>
+awaitable<error_code> write_all(Stream& stream, std::string_view bytes) {
+  auto [ec, n] = co_await stream.write(asio::buffer(bytes));
   (void)n;
   co_return ec;
 }

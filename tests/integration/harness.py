@@ -152,7 +152,8 @@ class PsqlResult:
 def run_psql(host: str, port: int, user: str, db: str, password: str | None,
              sql: str | None = None, file: Path | None = None,
              variables: Mapping[str, str] | None = None, timeout: float = 120,
-             tuples_only: bool = True, unaligned: bool = True) -> PsqlResult:
+             tuples_only: bool = True, unaligned: bool = True,
+             extra_env: Mapping[str, str] | None = None) -> PsqlResult:
     """psql -X (-A) (-t) -v ON_ERROR_STOP=1 -c SQL (or -f FILE), over TCP."""
     argv = [str(PG_BINDIR / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1",
             "-h", host, "-p", str(port), "-U", user, "-d", db]
@@ -166,7 +167,7 @@ def run_psql(host: str, port: int, user: str, db: str, password: str | None,
         argv += ["-c", sql]
     if file is not None:
         argv += ["-f", str(file)]
-    env = clean_env(PGCONNECT_TIMEOUT="10")
+    env = clean_env(PGCONNECT_TIMEOUT="10", **(extra_env or {}))
     if password is not None:
         env["PGPASSWORD"] = password
     p = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout,
@@ -406,6 +407,8 @@ class Pgwarden:
         self.server_settings: dict[str, int | float] = {"shutdown_grace": 5}
         self.log_level = "info"
         self.audit: str | None = None  # [log] audit; None = the daemon's default
+        # More TOML tables appended to the config, e.g. "[server.tls]\nmode = ...".
+        self.extra_toml = ""
         self.config_path = self.dir / "pgwarden.toml"
         self.logfile = self.dir / "pgwarden.log"
         self.proc: subprocess.Popen | None = None
@@ -460,6 +463,8 @@ class Pgwarden:
             out.append(f"[[connections]]\nuser = {toml_str(c.user)}\nname = {toml_str(c.name)}\n"
                        f"connection_string_encrypted = {toml_str(self.encrypt(c.url))}\n"
                        + "".join(f"{k} = {v}\n" for k, v in c.settings.items()))
+        if self.extra_toml:
+            out.append(self.extra_toml)
         return "\n".join(out)
 
     def write_config(self) -> Path:

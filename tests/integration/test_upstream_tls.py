@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 
@@ -13,23 +12,7 @@ import psycopg
 import pytest
 
 import harness
-
-
-def _openssl(*args: str, cwd: Path) -> None:
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=60)
-
-
-def _make_ca_and_server_cert(folder: Path, name: str) -> None:
-    """<name>-ca.crt, and server.crt/server.key signed by it for 127.0.0.1."""
-    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-             "-subj", f"/CN={name} test CA", "-keyout", f"{name}-ca.key", "-out", f"{name}-ca.crt",
-             cwd=folder)
-    _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
-             "-keyout", f"{name}-server.key", "-out", f"{name}-server.csr", cwd=folder)
-    (folder / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
-    _openssl("x509", "-req", "-in", f"{name}-server.csr", "-CA", f"{name}-ca.crt",
-             "-CAkey", f"{name}-ca.key", "-CAcreateserial", "-days", "2",
-             "-extfile", "san.ext", "-out", f"{name}-server.crt", cwd=folder)
+from tlscerts import make_ca_and_server_cert
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +20,8 @@ def tls_world():
     certs = Path(tempfile.mkdtemp(prefix="pgwarden-tls-"))
     pg = plain = daemon = None
     try:
-        _make_ca_and_server_cert(certs, "good")
-        _make_ca_and_server_cert(certs, "other")  # a CA that signed nothing we use
+        make_ca_and_server_cert(certs, "good")
+        make_ca_and_server_cert(certs, "other")  # a CA that signed nothing we use
         for f in certs.iterdir():
             shutil.chown(f, "postgres", "postgres")
             os.chmod(f, 0o600 if f.suffix == ".key" else 0o644)
