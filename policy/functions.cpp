@@ -151,7 +151,7 @@ Outcome judge_function_call(const boost::json::object& call, const JudgeContext&
   }
   const bool in_pg_catalog = unqualified || lower(parts[parts.size() - 2]) == "pg_catalog";
   if (in_pg_catalog && is_builtin_function(name)) {
-    if (name == "set_config") return judge_set_config(call);
+    if (name == "set_config") return judge_set_config(call, ctx);
     // A customer overload of a built-in name may win an unqualified call.
     if (!(unqualified && ctx.rules.shadowing.contains(name) && !ctx.rules.allowed.contains(name))) {
       return std::nullopt;

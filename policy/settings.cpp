@@ -203,19 +203,28 @@ Outcome check_setting(std::string_view name, const std::string& what,
               lower(name) + " can only be set to on");
 }
 
-Value value_of(const boost::json::value& arg) {
-  if (auto text = constant_text(arg)) return {Value::Kind::Text, std::move(*text)};
-  const Node n = as_node(arg);
-  if (n && n.type == "A_Const" && bool_field(*n.fields, "isnull"))
+Value value_of(const boost::json::value& arg, const JudgeContext& ctx) {
+  if (auto text = constant_text(arg, ctx)) return {Value::Kind::Text, std::move(*text)};
+  if (const auto* c = ctx.read_constant(arg); c != nullptr && bool_field(*c, "isnull"))
     return {Value::Kind::Default, {}};
+  const Node n = as_node(arg);
   if (n && n.type == "ParamRef") return {Value::Kind::BindParameter, {}};
   return {Value::Kind::Other, {}};
 }
 
+//! The text of a string A_Const, else nullopt.
+std::optional<std::string> constant_string_of(const boost::json::value& v,
+                                              const JudgeContext& ctx) {
+  const auto* c = ctx.read_constant(v);
+  const auto* sval = c != nullptr ? object_field(*c, "sval") : nullptr;
+  if (sval == nullptr) return std::nullopt;
+  return std::string(string_field(*sval, "sval"));
+}
+
 //! A set_config() argument that is a string constant, possibly cast to a
 //! text type ('jit'::text); nullopt otherwise.
-std::optional<std::string> constant_string(const boost::json::value& arg) {
-  Node n = as_node(arg);
+std::optional<std::string> constant_string(const boost::json::value& arg, const JudgeContext& ctx) {
+  const Node n = as_node(arg);
   if (n && n.type == "TypeCast") {
     const auto* type_name = object_field(*n.fields, "typeName");
     if (type_name == nullptr) return std::nullopt;
@@ -226,20 +235,17 @@ std::optional<std::string> constant_string(const boost::json::value& arg) {
     if (!list_field(*type_name, "arrayBounds").empty()) return std::nullopt;
     const auto* inner = field(*n.fields, "arg");
     if (inner == nullptr) return std::nullopt;
-    n = as_node(*inner);
+    return constant_string_of(*inner, ctx);
   }
-  if (!n || n.type != "A_Const") return std::nullopt;
-  const auto* sval = object_field(*n.fields, "sval");
-  if (sval == nullptr) return std::nullopt;
-  return std::string(string_field(*sval, "sval"));
+  return constant_string_of(arg, ctx);
 }
 
 }  // namespace
 
-std::optional<std::string> constant_text(const boost::json::value& v) {
-  const Node n = as_node(v);
-  if (!n || n.type != "A_Const") return std::nullopt;
-  const auto& f = *n.fields;
+std::optional<std::string> constant_text(const boost::json::value& v, const JudgeContext& ctx) {
+  const auto* c = ctx.read_constant(v);
+  if (c == nullptr) return std::nullopt;
+  const auto& f = *c;
   if (bool_field(f, "isnull")) return std::nullopt;
   if (const auto* o = object_field(f, "sval")) return std::string(string_field(*o, "sval"));
   if (const auto* o = object_field(f, "fval")) return std::string(string_field(*o, "fval"));
@@ -253,7 +259,8 @@ std::optional<std::string> constant_text(const boost::json::value& v) {
   return std::nullopt;
 }
 
-Outcome judge_transaction_modes(const boost::json::array& modes, std::string_view statement) {
+Outcome judge_transaction_modes(const boost::json::array& modes, std::string_view statement,
+                                const JudgeContext& ctx) {
   // Modes apply in order, so one READ WRITE anywhere is enough to refuse
   // (BEGIN READ ONLY, READ WRITE is read-write).
   for (const auto& mode : modes) {
@@ -266,7 +273,7 @@ Outcome judge_transaction_modes(const boost::json::array& modes, std::string_vie
       return deny(std::string(statement) + " with an unknown mode is not allowed");
     }
     const auto* arg = field(*def.fields, "arg");
-    const auto value = arg != nullptr ? constant_text(*arg) : std::nullopt;
+    const auto value = arg != nullptr ? constant_text(*arg, ctx) : std::nullopt;
     if (value != "1") {
       return deny(std::string(statement) + " READ WRITE is not allowed",
                   "transactions through pgwarden are read-only");
@@ -275,16 +282,16 @@ Outcome judge_transaction_modes(const boost::json::array& modes, std::string_vie
   return std::nullopt;
 }
 
-Outcome judge_variable_set(const boost::json::object& stmt) {
+Outcome judge_variable_set(const boost::json::object& stmt, const JudgeContext& ctx) {
   const auto kind = string_field(stmt, "kind");
   const auto name = string_field(stmt, "name");
   const std::string local = bool_field(stmt, "is_local") ? "SET LOCAL " : "SET ";
   if (kind == "VAR_RESET_ALL") return std::nullopt;  // returns to the startup packet's values
   if (kind == "VAR_SET_MULTI") {
     const auto& args = list_field(stmt, "args");
-    if (name == "TRANSACTION") return judge_transaction_modes(args, "SET TRANSACTION");
+    if (name == "TRANSACTION") return judge_transaction_modes(args, "SET TRANSACTION", ctx);
     if (name == "SESSION CHARACTERISTICS") {
-      return judge_transaction_modes(args, "SET SESSION CHARACTERISTICS AS TRANSACTION");
+      return judge_transaction_modes(args, "SET SESSION CHARACTERISTICS AS TRANSACTION", ctx);
     }
     if (name == "TRANSACTION SNAPSHOT") return std::nullopt;  // picks what is read, no more
     return deny("SET " + std::string(name) + " is not allowed");
@@ -298,14 +305,14 @@ Outcome judge_variable_set(const boost::json::object& stmt) {
   }
   if (kind == "VAR_SET_VALUE") {
     std::vector<Value> values;
-    for (const auto& arg : list_field(stmt, "args")) values.push_back(value_of(arg));
+    for (const auto& arg : list_field(stmt, "args")) values.push_back(value_of(arg, ctx));
     if (values.empty()) values.push_back(Value{});
     return check_setting(name, local + std::string(name), values);
   }
   return deny("SET " + std::string(name) + " is not allowed");
 }
 
-Outcome judge_set_config(const boost::json::object& call) {
+Outcome judge_set_config(const boost::json::object& call, const JudgeContext& ctx) {
   // set_config(setting_name text, new_value text, is_local boolean): put
   // named arguments in their places; anything unexpected is refused.
   const boost::json::value* args[3] = {nullptr, nullptr, nullptr};
@@ -338,16 +345,16 @@ Outcome judge_set_config(const boost::json::object& call) {
   if (args[0] == nullptr || args[1] == nullptr || args[2] == nullptr) {
     return deny("set_config() with unexpected arguments is not allowed");
   }
-  const auto name = constant_string(*args[0]);
+  const auto name = constant_string(*args[0], ctx);
   if (!name) {
     return deny("set_config() with a setting name that is not a constant is not allowed",
                 std::string(kSetHint));
   }
   Value value;
-  if (auto text = constant_string(*args[1])) {
+  if (auto text = constant_string(*args[1], ctx)) {
     value = {Value::Kind::Text, std::move(*text)};
   } else {
-    value = value_of(*args[1]);
+    value = value_of(*args[1], ctx);
     if (value.kind == Value::Kind::Text) value.kind = Value::Kind::Other;  // not a string
   }
   const std::string what = "set_config() of " + *name;

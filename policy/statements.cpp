@@ -8,11 +8,12 @@
 namespace pgwarden::policy::detail {
 namespace {
 
-Outcome judge_transaction(const boost::json::object& f) {
+Outcome judge_transaction(const boost::json::object& f, const JudgeContext& ctx) {
   const auto kind = string_field(f, "kind");
-  if (kind == "TRANS_STMT_BEGIN") return judge_transaction_modes(list_field(f, "options"), "BEGIN");
+  if (kind == "TRANS_STMT_BEGIN")
+    return judge_transaction_modes(list_field(f, "options"), "BEGIN", ctx);
   if (kind == "TRANS_STMT_START") {
-    return judge_transaction_modes(list_field(f, "options"), "START TRANSACTION");
+    return judge_transaction_modes(list_field(f, "options"), "START TRANSACTION", ctx);
   }
   if (kind == "TRANS_STMT_COMMIT" || kind == "TRANS_STMT_ROLLBACK" ||
       kind == "TRANS_STMT_SAVEPOINT" || kind == "TRANS_STMT_RELEASE" ||
@@ -70,8 +71,8 @@ Outcome judge_statement(const boost::json::value& stmt, const JudgeContext& ctx)
     return judge_query(*query, ctx);
   }
   if (t == "CopyStmt") return judge_copy(f, ctx);
-  if (t == "VariableSetStmt") return judge_variable_set(f);
-  if (t == "TransactionStmt") return judge_transaction(f);
+  if (t == "VariableSetStmt") return judge_variable_set(f, ctx);
+  if (t == "TransactionStmt") return judge_transaction(f, ctx);
   // Safe only because pgwarden's own safety settings travel in the upstream
   // startup packet (RESET and DISCARD return to them) and it logs in upstream
   // as the configured role.
