@@ -11,8 +11,10 @@
 #include <string>
 #include <utility>
 
+#include "policy/constants.h"
 #include "policy/decision_cache.h"
 #include "policy/judge.h"
+#include "policy/normalize.h"
 #include "policy/parse.h"
 #include "policy/text_check.h"
 
@@ -83,7 +85,7 @@ void Classifier::set_function_rules(FunctionRules rules) {
 
 Classifier::CacheStats Classifier::cache_stats() const {
   if (!cache_) return {};
-  return {cache_->hits(), cache_->misses(), cache_->size()};
+  return {cache_->hits(), cache_->misses(), cache_->size(), cache_->normalized_hits()};
 }
 
 Decision Classifier::classify(std::string_view sql) const {
@@ -94,49 +96,54 @@ Decision Classifier::classify(std::string_view sql) const {
   }
   const auto rules = current_rules();
   if (!cache_) return judge_uncached(sql, rules->rules);
+  using Kind = detail::DecisionCache::KeyKind;
+  const bool normalize = options_.normalize_literals && sql.size() <= kMaxCachedTextBytes;
   // Keyed by the exact text, literals included, so every decision is safe to
   // reuse for the same text under the same function rules.
   const std::size_t hash = std::hash<std::string_view>{}(sql);
-  if (auto hit = cache_->find(sql, hash, rules->generation)) return std::move(*hit);
+  if (auto hit = cache_->find(sql, hash, rules->generation, Kind::Text, !normalize)) {
+    return std::move(*hit);
+  }
+  if (normalize) {
+    // Reused per thread: a lookup by normalised text allocates nothing once
+    // these have grown to the statements' size.
+    thread_local std::string key;
+    thread_local std::vector<detail::LiteralSpan> literals;
+    if (detail::normalize_literals(sql, key, &literals)) {
+      const std::size_t key_hash = std::hash<std::string_view>{}(key);
+      if (auto hit = cache_->find(key, key_hash, rules->generation, Kind::Normalized)) {
+        return std::move(*hit);
+      }
+      bool shareable = false;
+      Decision d = judge_uncached(sql, rules->rules, &literals, &shareable);
+      if (shareable) {
+        cache_->insert(key, key_hash, rules->generation, d, Kind::Normalized);
+      } else {
+        cache_->insert(sql, hash, rules->generation, d);
+      }
+      return d;
+    }
+    cache_->note_miss();
+  }
   Decision d = judge_uncached(sql, rules->rules);
   if (sql.size() <= kMaxCachedTextBytes) cache_->insert(sql, hash, rules->generation, d);
   return d;
 }
 
-namespace {
-
-// libpg_query's own fingerprint (what pg_stat_statements-style tools use to
-// group queries); it needs a NUL-terminated copy and a parse of its own.
-std::uint64_t fingerprint_of(std::string_view sql) {
-  const std::string text(sql);
-  PgQueryFingerprintResult result = pg_query_fingerprint(text.c_str());
-  const std::uint64_t fingerprint = result.error == nullptr ? result.fingerprint : 0;
-  pg_query_free_fingerprint_result(result);
-  return fingerprint;
-}
-
-}  // namespace
-
-Decision Classifier::judge_uncached(std::string_view sql, const FunctionRules& rules) const {
-  Decision d = judge_text(sql, rules);
-  // Only texts that parsed, and not huge ones (their parse would need the big
-  // stack that judge_text arranges for itself).
-  if (options_.fingerprints && d.sqlstate != sqlstate::kSyntaxError &&
-      d.sqlstate != sqlstate::kCharacterNotInRepertoire && d.statement_count > 0 &&
-      sql.size() <= kMaxCachedTextBytes) {
-    d.fingerprint = fingerprint_of(sql);
-  }
-  return d;
-}
-
-Decision Classifier::judge_text(std::string_view sql, const FunctionRules& rules) const {
+Decision Classifier::judge_uncached(std::string_view sql, const FunctionRules& rules,
+                                    const std::vector<detail::LiteralSpan>* literals,
+                                    bool* shareable) const {
   if (const auto bad = detail::find_invalid_text(sql)) {
     return denied(sqlstate::kCharacterNotInRepertoire, detail::invalid_text_message(sql, *bad),
                   sql[bad->offset] == '\0' ? "the query text contains a NUL byte"
                                            : "query text must be valid UTF-8");
   }
 
-  const detail::ParseOutput parsed = detail::parse_sql(sql);
+  // Only texts that parsed, and not huge ones (their parse needs the big stack
+  // of a helper thread): the fingerprint of the same parse tree, which
+  // ignores constants, so it holds for a decision shared by normalised text.
+  const detail::ParseOutput parsed =
+      detail::parse_sql(sql, options_.fingerprints && sql.size() <= kMaxCachedTextBytes);
   if (parsed.failed_to_run()) {
     return denied(sqlstate::kProgramLimitExceeded,
                   "statement could not be analysed (out of resources)");
@@ -169,28 +176,35 @@ Decision Classifier::judge_text(std::string_view sql, const FunctionRules& rules
     return denied(sqlstate::kInsufficientPrivilege, "statement could not be analysed");
 
   const auto& stmts = detail::list_field(*top, "stmts");
-  const detail::JudgeContext ctx{rules, options_.max_depth};
+  detail::WalkNotes notes;
+  const detail::JudgeContext ctx{rules, options_.max_depth, &notes};
+  // Every decision below is the same for each text with the same normalised
+  // key when the judge read no constant and each literal of this text is a
+  // constant of the tree (no literal steered the grammar).
+  auto finish = [&](Decision d) {
+    d.statement_count = stmts.size();
+    if (stmts.size() > 0) d.fingerprint = parsed.fingerprint();
+    if (literals != nullptr && shareable != nullptr) {
+      *shareable = !notes.read_constant && detail::constants_match_literals(root, *literals);
+    }
+    return d;
+  };
   bool clears = false;
   for (const auto& raw : stmts) {
     const auto* raw_obj = raw.if_object();
     const auto* stmt = raw_obj != nullptr ? detail::field(*raw_obj, "stmt") : nullptr;
     if (stmt == nullptr) {
-      Decision d = denied(sqlstate::kInsufficientPrivilege, "statement could not be analysed");
-      d.statement_count = stmts.size();
-      return d;
+      return finish(denied(sqlstate::kInsufficientPrivilege, "statement could not be analysed"));
     }
     if (auto denial = detail::judge_statement(*stmt, ctx)) {
-      Decision d = denied(denial->sqlstate, std::move(denial->message), std::move(denial->hint));
-      d.statement_count = stmts.size();
-      return d;
+      return finish(denied(denial->sqlstate, std::move(denial->message), std::move(denial->hint)));
     }
     clears = clears || clears_prepared(*stmt);
   }
   Decision d;
   d.verdict = Verdict::Allow;
-  d.statement_count = stmts.size();
   d.clears_prepared_statements = clears;
-  return d;
+  return finish(std::move(d));
 }
 
 }  // namespace pgwarden::policy

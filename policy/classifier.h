@@ -9,12 +9,14 @@
 #include <string>
 #include <string_view>
 #include <unordered_set>
+#include <vector>
 
 namespace pgwarden::policy {
 
 namespace detail {
 class DecisionCache;
-}
+struct LiteralSpan;
+}  // namespace detail
 
 //! Customer (non-built-in) functions a connection may call. Names are the last
 //! part of the function name, lower-case.
@@ -66,8 +68,14 @@ struct ClassifierOptions {
   //! 1,000 terms is about 1,005 levels; PostgreSQL 15 itself (max_stack_depth
   //! 2MB) stops somewhere below 5,000 terms, so nothing useful is refused.
   std::size_t max_depth = 5000;
-  //! Compute Decision::fingerprint (a second parse on a cache miss).
+  //! Compute Decision::fingerprint (from the same parse, on a cache miss).
   bool fingerprints = true;
+  //! Also cache decisions under the text with its literals normalised (see
+  //! policy/normalize.h), so texts that differ only in literal values share
+  //! one entry (pgbench -M simple). Only decisions that provably do not
+  //! depend on any literal's value are shared; the others are cached by
+  //! exact text as before.
+  bool normalize_literals = false;
 };
 
 //! True if `name` (lower-case, unqualified) is a PostgreSQL 15 pg_catalog
@@ -90,9 +98,10 @@ class Classifier {
   void set_function_rules(FunctionRules rules);
 
   struct CacheStats {
-    std::uint64_t hits = 0;
+    std::uint64_t hits = 0;  //!< including normalized_hits
     std::uint64_t misses = 0;
     std::size_t size = 0;
+    std::uint64_t normalized_hits = 0;  //!< hits by normalised text
   };
   CacheStats cache_stats() const;
 
@@ -100,8 +109,9 @@ class Classifier {
   struct RuleSet;
 
   std::shared_ptr<const RuleSet> current_rules() const;
-  Decision judge_uncached(std::string_view sql, const FunctionRules& rules) const;
-  Decision judge_text(std::string_view sql, const FunctionRules& rules) const;
+  Decision judge_uncached(std::string_view sql, const FunctionRules& rules,
+                          const std::vector<detail::LiteralSpan>* literals = nullptr,
+                          bool* shareable = nullptr) const;
 
   ClassifierOptions options_;
   mutable std::mutex rules_mutex_;

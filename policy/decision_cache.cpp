@@ -16,29 +16,31 @@ DecisionCache::DecisionCache(std::size_t capacity) {
 }
 
 std::optional<Decision> DecisionCache::find(std::string_view text, std::size_t hash,
-                                            std::uint64_t generation) {
+                                            std::uint64_t generation, KeyKind kind,
+                                            bool count_miss) {
   Shard& shard = shard_for(hash);
   {
     std::lock_guard lock(shard.mutex);
-    const auto it = shard.index.find(Key{text, hash});
+    const auto it = shard.index.find(Key{text, hash, kind});
     if (it != shard.index.end() && it->second->generation == generation) {
       shard.lru.splice(shard.lru.begin(), shard.lru, it->second);
       hits_.fetch_add(1, std::memory_order_relaxed);
+      if (kind == KeyKind::Normalized) normalized_hits_.fetch_add(1, std::memory_order_relaxed);
       return it->second->decision;
     }
   }
-  misses_.fetch_add(1, std::memory_order_relaxed);
+  if (count_miss) misses_.fetch_add(1, std::memory_order_relaxed);
   return std::nullopt;
 }
 
 void DecisionCache::insert(std::string_view text, std::size_t hash, std::uint64_t generation,
-                           const Decision& decision) {
+                           const Decision& decision, KeyKind kind) {
   Shard& shard = shard_for(hash);
   // Build the entry before taking the lock: copying the text is the slow part.
   std::list<Entry> node;
-  node.push_back(Entry{std::string(text), hash, generation, decision});
+  node.push_back(Entry{std::string(text), hash, kind, generation, decision});
   std::lock_guard lock(shard.mutex);
-  const auto found = shard.index.find(Key{text, hash});
+  const auto found = shard.index.find(Key{text, hash, kind});
   if (found != shard.index.end()) {
     // Another thread got here first, or an entry from older rules: replace.
     const auto stale = found->second;
@@ -47,10 +49,10 @@ void DecisionCache::insert(std::string_view text, std::size_t hash, std::uint64_
   }
   shard.lru.splice(shard.lru.begin(), node);
   const Entry& entry = shard.lru.front();
-  shard.index.emplace(Key{entry.text, entry.hash}, shard.lru.begin());
+  shard.index.emplace(Key{entry.text, entry.hash, entry.kind}, shard.lru.begin());
   while (shard.lru.size() > shard.capacity) {
     const Entry& old = shard.lru.back();
-    shard.index.erase(Key{old.text, old.hash});
+    shard.index.erase(Key{old.text, old.hash, old.kind});
     shard.lru.pop_back();
   }
 }

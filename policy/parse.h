@@ -4,6 +4,7 @@
 
 #include <pg_query.h>
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -13,7 +14,8 @@ namespace pgwarden::policy::detail {
 class ParseOutput {
  public:
   ParseOutput() = default;
-  explicit ParseOutput(PgQueryParseResult result) : result_(result), owns_(true) {}
+  explicit ParseOutput(PgQueryParseResult result, std::uint64_t fingerprint = 0)
+      : result_(result), fingerprint_(fingerprint), owns_(true) {}
   ~ParseOutput();
   ParseOutput(ParseOutput&& other) noexcept;
   ParseOutput& operator=(ParseOutput&& other) noexcept;
@@ -28,15 +30,21 @@ class ParseOutput {
     return owns_ && result_.parse_tree != nullptr ? std::string_view(result_.parse_tree)
                                                   : std::string_view{};
   }
+  //! pg_query_fingerprint of the same tree when asked for and the text
+  //! parsed, else 0.
+  std::uint64_t fingerprint() const { return fingerprint_; }
 
  private:
   PgQueryParseResult result_{};
+  std::uint64_t fingerprint_ = 0;
   bool owns_ = false;
 };
 
 //! Parses `sql` (no NUL bytes) with pg_query_parse. Text longer than
 //! kInlineParseBytes is parsed on a helper thread with a stack sized for it.
-ParseOutput parse_sql(std::string_view sql);
+//! With `fingerprint`, text up to kInlineParseBytes also gets its
+//! pg_query_fingerprint, computed from the same parse.
+ParseOutput parse_sql(std::string_view sql, bool fingerprint = false);
 
 //! The JSON writer in libpg_query recurses once per tree level and needs up
 //! to ~64 bytes of stack per byte of text (a left-deep "1+1+...+1"), so text
