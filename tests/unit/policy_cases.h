@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "policy/classifier.h"
+#include "policy_literals.h"
 
 namespace policy_test {
 
@@ -67,15 +68,57 @@ inline void check_decision(const Case& k, const Decision& d) {
   }
 }
 
+//! A decision as a test log can show it.
+inline std::string describe(const Decision& d) {
+  char fingerprint[24];
+  std::snprintf(fingerprint, sizeof fingerprint, "%016llx",
+                static_cast<unsigned long long>(d.fingerprint));
+  return std::string(d.allowed() ? "Allow" : "Deny") + " " + d.sqlstate + " \"" + d.message +
+         "\" statements " + std::to_string(d.statement_count) + " clears " +
+         (d.clears_prepared_statements ? "yes" : "no") + " fingerprint " + fingerprint;
+}
+
+//! The differential check of the normalised cache: `sql` judged by a
+//! normalising classifier, cold and after priming it with a variant whose
+//! literals all differ (same normalised key), must get exactly `cold`, the
+//! cache-less decision (message, fingerprint and all). Returns true when the
+//! primed classifier answered from the variant's entry.
+inline bool check_normalized(std::string_view sql, const Decision& cold,
+                             const pgwarden::policy::FunctionRules& rules = {}) {
+  bool shared = false;
+  BOOST_TEST_CONTEXT("sql: " << printable(sql)) {
+    const Classifier fresh({.normalize_literals = true}, rules);
+    const Decision first = fresh.classify(sql);
+    BOOST_TEST((first == cold), describe(first) << " != cold " << describe(cold));
+    const Decision again = fresh.classify(sql);
+    BOOST_TEST((again == cold), describe(again) << " != cold " << describe(cold));
+    if (const auto variant = vary_literals(sql)) {
+      BOOST_TEST_CONTEXT("variant: " << printable(*variant)) {
+        const Classifier primed({.normalize_literals = true}, rules);
+        primed.classify(*variant);
+        const auto before = primed.cache_stats().normalized_hits;
+        const Decision d = primed.classify(sql);
+        shared = primed.cache_stats().normalized_hits > before;
+        BOOST_TEST((d == cold), describe(d) << " != cold " << describe(cold)
+                                            << (shared ? " (shared entry)" : ""));
+      }
+    }
+  }
+  return shared;
+}
+
 //! Runs every case through a cache-less classifier and through a caching
-//! one twice (miss, then hit): all three must agree with the case.
+//! one twice (miss, then hit): all three must agree with the case. Then the
+//! differential check of the normalised cache (check_normalized).
 inline void check_cases(std::span<const Case> cases, pgwarden::policy::FunctionRules rules = {}) {
   const Classifier uncached({.cache_capacity = 0}, rules);
   const Classifier cached({}, rules);
   for (const Case& k : cases) {
-    check_decision(k, uncached.classify(k.sql));
+    const Decision cold = uncached.classify(k.sql);
+    check_decision(k, cold);
     check_decision(k, cached.classify(k.sql));
     check_decision(k, cached.classify(k.sql));
+    check_normalized(k.sql, cold, rules);
   }
 }
 

@@ -16,15 +16,16 @@ using policy_test::deny;
 namespace {
 
 constexpr std::string_view kCapturedSql[] = {
-#include "policy_psql_sql.inc"
 #include "policy_driver_sql.inc"
+#include "policy_psql_sql.inc"
 };
 
 }  // namespace
 
 // Proves psql's backslash-command catalog queries, asyncpg's type
 // introspection and psycopg's type-info queries, copied from the clients
-// themselves, are allowed.
+// themselves, are allowed, and that the normalised cache decides each of them
+// as a cold parse does (check_normalized).
 BOOST_AUTO_TEST_CASE(captured_catalog_queries) {
   BOOST_TEST(std::size(kCapturedSql) >= 40u);
   const Classifier classifier;
@@ -33,6 +34,7 @@ BOOST_AUTO_TEST_CASE(captured_catalog_queries) {
       const auto d = classifier.classify(sql);
       BOOST_TEST(d.allowed(), d.message);
       BOOST_TEST(d.statement_count == 1u);
+      policy_test::check_normalized(sql, Classifier({.cache_capacity = 0}).classify(sql));
     }
   }
 }
