@@ -387,6 +387,11 @@ def test_vanished_client_transaction_never_reused(fw, victim, bystander, how):
             assert status == b"I"
             limit = 3 if how == "tcp_reset" else SINGLE_IDLE_TX_TIMEOUT + 4
             assert waited < limit, f"the next client waited {waited:.1f}s for the pool's only server"
+        if how == "half_open":
+            # The silent client was told why, had it been listening.
+            data = gone.read_until_closed(10)
+            errors = [pgwire.parse_fields(b) for k, b in pgwire.split_messages(data) if k == b"E"]
+            assert [e.get("C") for e in errors] == ["25P03"], data
     finally:
         gone.close()
     harness.wait_until(lambda: faultkit.backend_idle_or_gone(victim.pg, int(pid)), 10,
