@@ -356,6 +356,59 @@ def test_stopped_backend_query_timeout(fw, victim, bystander):
                        "the stopped statement to end after SIGCONT")
 
 
+def cluster_pids(pg: harness.PostgresCluster) -> list[int]:
+    """The postmaster and its children (backends and auxiliary processes)."""
+    postmaster = int((pg.data / "postmaster.pid").read_text().split()[0])
+    pids = [postmaster]
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = open(f"/proc/{entry}/stat").read()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == postmaster:
+                pids.append(int(entry))
+    return pids
+
+
+def test_stopped_server_statement_times_out(fw, victim, bystander):
+    """SIGSTOP of the postmaster and every one of its processes: a statement
+    on the victim (its pool's servers all frozen) ends for the client within
+    query_timeout (2 s) + 10 s with 57014 (or a connect timeout, 08001),
+    while clients of another upstream are served; after SIGCONT the same
+    session runs statements again."""
+    with login(fw, "stoppable") as client:
+        assert client.query("SELECT 1")[0] == [["1"]]
+        pids = cluster_pids(victim.pg)
+        stopped = []
+        try:
+            for pid in pids:
+                os.kill(pid, signal.SIGSTOP)
+                stopped.append(pid)
+            sent = time.monotonic()
+            client.send(query_message("SELECT count(*) FROM loans"))
+            bystander.check()
+            budget = STOPPABLE_QUERY_TIMEOUT + 10
+            client.sock.settimeout(budget)
+            answer = read_reply(client, f"query_timeout is {STOPPABLE_QUERY_TIMEOUT}s; {budget}s"
+                                " after a statement was sent to a stopped server")
+            err = lost_upstream_error(answer)
+            assert err.get("C") in ("57014", "08001"), err
+            assert time.monotonic() - sent < budget
+            bystander.check()
+        finally:
+            for pid in stopped:
+                os.kill(pid, signal.SIGCONT)
+        client.sock.settimeout(faultkit.CALL_TIMEOUT)
+
+        def runs() -> bool:
+            try:
+                return client.query("SELECT count(*) FROM loans")[0] == [["2000"]]
+            except pgwire.ServerError:
+                return False
+        harness.wait_until(runs, 5, "the session to run statements after SIGCONT")
+
+
 # --------------------------------------------------------------------------
 # Client vanishes mid-transaction
 
