@@ -156,7 +156,8 @@ inline std::optional<std::string> vary_literals(std::string_view sql) {
         out += pick("42", "43");
         break;
       case LiteralKind::Numeric:
-        out += pick("4.25", "5.5");
+        // ".5" may follow a name directly (t.5): keep the leading dot.
+        out += old.front() == '.' ? pick(".25", ".5") : pick("4.25", "5.5");
         break;
       case LiteralKind::String:
         if (old.front() == '$') {
