@@ -221,6 +221,35 @@ void put_no_data(std::string& out) {
   put_empty(out, static_cast<char>(BackendType::NoData));
 }
 
+void put_row_description(std::string& out, std::span<const FieldDescription> fields) {
+  Message message(out, static_cast<char>(BackendType::RowDescription));
+  put_u16(out, count16(fields.size()));
+  for (const auto& field : fields) {
+    put_cstring(out, field.name);
+    put_u32(out, 0);  // table OID
+    put_u16(out, 0);  // column number
+    put_u32(out, field.type_oid);
+    put_u16(out, static_cast<std::uint16_t>(field.type_size));
+    put_u32(out, 0xFFFFFFFF);  // type modifier -1
+    put_u16(out, 0);           // text format
+  }
+  message.finish();
+}
+
+void put_data_row(std::string& out, std::span<const std::optional<std::string_view>> values) {
+  Message message(out, static_cast<char>(BackendType::DataRow));
+  put_u16(out, count16(values.size()));
+  for (const auto& value : values) {
+    if (!value) {
+      put_u32(out, 0xFFFFFFFF);  // -1: NULL
+      continue;
+    }
+    put_u32(out, length32(value->size()));
+    out.append(*value);
+  }
+  message.finish();
+}
+
 // The startup packet has no type byte, so its length sits at the start.
 void put_startup_message(std::string& out,
                          std::span<const std::pair<std::string_view, std::string_view>> params) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -46,6 +47,17 @@ void put_parse_complete(std::string& out);
 void put_bind_complete(std::string& out);
 void put_close_complete(std::string& out);
 void put_no_data(std::string& out);
+
+//! One column of a RowDescription: no source table, format 0 (text).
+struct FieldDescription {
+  std::string_view name;
+  std::uint32_t type_oid = 25;  //!< text; 20 = int8
+  std::int16_t type_size = -1;  //!< -1 = variable length; 8 for int8
+};
+//! RowDescription of text-format columns.
+void put_row_description(std::string& out, std::span<const FieldDescription> fields);
+//! DataRow of text values; nullopt is SQL NULL.
+void put_data_row(std::string& out, std::span<const std::optional<std::string_view>> values);
 
 // ---- frontend messages (pgwarden talking to upstream servers) ----
 

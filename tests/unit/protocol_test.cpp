@@ -14,6 +14,7 @@
 
 using namespace pgwarden::protocol;
 using namespace std::string_literals;
+using namespace std::string_view_literals;
 
 namespace {
 
@@ -570,6 +571,28 @@ BOOST_AUTO_TEST_CASE(command_complete_and_negotiate_protocol_version) {
   BOOST_TEST(!decode_negotiate_protocol_version(view(be32(0) + be32(0xFFFFFFFF) + "a\0"s)));
   BOOST_TEST(!decode_negotiate_protocol_version(view(be32(0) + be32(1) + "a\0b"s)));
   BOOST_TEST(!decode_command_complete(view("SELECT 1"s)));
+}
+
+BOOST_AUTO_TEST_CASE(row_description_and_data_row_are_byte_exact) {
+  std::string t;
+  const FieldDescription fields[] = {{"user"}, {"cl_active", 20, 8}};
+  put_row_description(t, fields);
+  // count, then per field: name, table OID, column, type OID, size, typmod, format.
+  const std::string body = be16(2) + "user\0"s + be32(0) + be16(0) + be32(25) + be16(0xFFFF) +
+                           be32(0xFFFFFFFF) + be16(0) + "cl_active\0"s + be32(0) + be16(0) +
+                           be32(20) + be16(8) + be32(0xFFFFFFFF) + be16(0);
+  BOOST_TEST(t == msg('T', body));
+  std::string d;
+  const std::optional<std::string_view> values[] = {"alice", std::nullopt, ""};
+  put_data_row(d, values);
+  BOOST_TEST(d == msg('D', be16(3) + be32(5) + "alice" + be32(0xFFFFFFFF) + be32(0)));
+  // A NUL inside a value is data, not framing; inside a column name it is a bug.
+  std::string nul;
+  const std::optional<std::string_view> binary[] = {"a\0b"sv};
+  put_data_row(nul, binary);
+  BOOST_TEST(nul == msg('D', be16(1) + be32(3) + "a\0b"s));
+  const FieldDescription bad[] = {{"a\0b"sv}};
+  BOOST_CHECK_THROW(put_row_description(nul, bad), std::invalid_argument);
 }
 
 BOOST_AUTO_TEST_CASE(every_builder_emits_exactly_one_well_formed_frame) {
