@@ -141,6 +141,7 @@ awaitable<bool> ClientSession::take_message(const proto::Frame& frame, std::stri
       }
       push('Q', Disposition::Forward);
       pending_.back().fingerprint = last_fingerprint_;
+      note_effect(last_effect_);
       to_server_.append(bytes);
       break;
     }
@@ -180,7 +181,10 @@ awaitable<bool> ClientSession::take_message(const proto::Frame& frame, std::stri
       }
       batch_open_ = true;
       if (statement.empty()) {
-        if (type == FrontendType::Bind) bound_fingerprint_ = unnamed_fingerprint_;
+        if (type == FrontendType::Bind) {
+          bound_fingerprint_ = unnamed_fingerprint_;
+          bound_effect_ = unnamed_effect_;
+        }
         push(frame.type, Disposition::Forward);
         to_server_.append(bytes);
         break;
@@ -193,7 +197,10 @@ awaitable<bool> ClientSession::take_message(const proto::Frame& frame, std::stri
         break;
       }
       ensure_prepared(*prepared);
-      if (type == FrontendType::Bind) bound_fingerprint_ = prepared->fingerprint;
+      if (type == FrontendType::Bind) {
+        bound_fingerprint_ = prepared->fingerprint;
+        bound_effect_ = prepared->effect;
+      }
       const auto tail = proto::as_chars(frame.body.subspan(head.size() + statement.size() + 1));
       put_renamed(to_server_, frame.type, head, prepared->server_name, tail);
       push(frame.type, Disposition::Forward);
@@ -216,6 +223,7 @@ awaitable<bool> ClientSession::take_message(const proto::Frame& frame, std::stri
       if (type == FrontendType::Execute) {
         push('E', Disposition::Forward);
         pending_.back().fingerprint = bound_fingerprint_;
+        note_effect(bound_effect_);
       }
       to_server_.append(bytes);
       break;
@@ -301,12 +309,14 @@ void ClientSession::take_parse(const proto::Frame& frame, std::string_view bytes
   batch_open_ = true;
   if (parse->statement.empty()) {
     unnamed_fingerprint_ = last_fingerprint_;
+    unnamed_effect_ = last_effect_;
     push('P', Disposition::Forward);
     to_server_.append(bytes);
     return;
   }
   ClientStatement statement;
   statement.fingerprint = last_fingerprint_;
+  statement.effect = last_effect_;
   statement.server_name = server_statement_name(parse->sql, parse->param_types);
   std::vector<std::uint32_t> types(parse->param_count);
   for (std::size_t i = 0; i < types.size(); ++i) types[i] = parse->param_type(i);
@@ -364,8 +374,24 @@ awaitable<std::optional<ClientSession::Refusal>> ClientSession::ensure_server() 
   }
   server_ = std::move(std::get<std::unique_ptr<ServerConnection>>(leased));
   tx_status_ = proto::TxStatus::Idle;
+  // Bring the server's session to this client's: undo what a previous
+  // client left that pgwarden could not follow, then apply this client's
+  // parameters and settings where they differ. Pipelined ahead of the
+  // client's first message, so even this costs no extra round trip; a
+  // clean server with matching values gets nothing at all.
   std::string sql;
-  if (build_parameter_sync(client_parameters_, server_->parameters(), sql)) {
+  if (server_->needs_reset()) {
+    sql = "RESET ALL;CLOSE ALL;";
+    server_->parameters() = server_->initial_parameters();
+    server_->settings().clear();
+    server_->set_needs_reset(false);
+  }
+  build_parameter_sync(client_parameters_, server_->parameters(), sql);
+  if (build_settings_sync(client_settings_, server_->settings(), sql)) {
+    server_->settings() = client_settings_;
+  }
+  in_block_ = false;
+  if (!sql.empty()) {
     push('Q', Disposition::SwallowAll);
     proto::put_query(to_server_, sql);
   }
@@ -385,6 +411,7 @@ std::optional<ClientSession::Refusal> ClientSession::check_statement(std::string
   last_fingerprint_ = decision.fingerprint;
   if (decision.allowed()) {
     if (decision.clears_prepared_statements) statements_.clear();
+    last_effect_ = session_effect(sql, decision.statement_count);
     return std::nullopt;
   }
   tenant_->pool->activity.denials.fetch_add(1, std::memory_order_relaxed);
@@ -505,6 +532,62 @@ void ClientSession::push(char request, Disposition disposition, std::string regi
 
 void ClientSession::push_local(std::string bytes) {
   pending_.push_back({0, Disposition::Local, {}, std::move(bytes)});
+}
+
+void ClientSession::note_effect(const SessionEffect& effect) {
+  switch (effect.kind) {
+    case SessionEffect::Kind::None:
+      return;
+    case SessionEffect::Kind::Dirty:
+      server_->set_needs_reset(true);
+      return;
+    default:
+      // Applied when its CommandComplete shows it ran (settle_effect).
+      pending_.back().effect = std::make_unique<SessionEffect>(effect);
+      return;
+  }
+}
+
+void ClientSession::settle_effect(SessionEffect& effect) {
+  if (in_block_) {
+    // COMMIT keeps it, ROLLBACK (or ROLLBACK TO) undoes it; the server is
+    // reset before its next use either way.
+    server_->set_needs_reset(true);
+    in_block_effects_.push_back(std::move(effect));
+    return;
+  }
+  apply_effect(effect);
+  switch (effect.kind) {
+    case SessionEffect::Kind::Track:
+      server_->settings()[effect.name] = effect.sql;
+      break;
+    case SessionEffect::Kind::Reset:
+      server_->settings().erase(effect.name);
+      break;
+    case SessionEffect::Kind::ResetAll:
+      server_->settings().clear();
+      break;
+    default:
+      break;
+  }
+}
+
+void ClientSession::apply_effect(const SessionEffect& effect) {
+  switch (effect.kind) {
+    case SessionEffect::Kind::Track:
+      client_settings_[effect.name] = effect.sql;
+      break;
+    case SessionEffect::Kind::Reset: {
+      auto it = client_settings_.find(effect.name);
+      if (it != client_settings_.end()) client_settings_.erase(it);
+      break;
+    }
+    case SessionEffect::Kind::ResetAll:
+      client_settings_.clear();
+      break;
+    default:
+      break;
+  }
 }
 
 void ClientSession::emit_ready_locals(std::string& out) {

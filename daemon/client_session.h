@@ -121,6 +121,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   awaitable<void> abandon_server(std::string_view message);
   void unlink_server(bool reusable);
   bool server_is_clean() const;
+  void note_effect(const SessionEffect& effect);
+  void settle_effect(SessionEffect& effect);
+  void apply_effect(const SessionEffect& effect);
   awaitable<error_code> write_client(std::span<const asio::const_buffer> buffers);
   awaitable<error_code> write_client(std::string_view bytes);
 
@@ -150,7 +153,17 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::uint64_t last_fingerprint_ = 0;        //!< ditto
   std::uint64_t unnamed_fingerprint_ = 0;     //!< of the unnamed statement
   std::uint64_t bound_fingerprint_ = 0;       //!< of the statement last bound to a portal
-  std::uint64_t request_rows_ = 0;            //!< rows of the request being answered
+  SessionEffect last_effect_;                 //!< of the text check_statement judged
+  SessionEffect unnamed_effect_;              //!< of the unnamed statement
+  SessionEffect bound_effect_;                //!< of the statement last bound to a portal
+  //! Session settings (non-reported SETs) this client made: replayed on
+  //! every server it lands on.
+  SessionSettings client_settings_;
+  //! SETs that ran inside the open transaction block: the client's only if
+  //! it commits.
+  std::vector<SessionEffect> in_block_effects_;
+  bool in_block_ = false;           //!< the server is inside a transaction block
+  std::uint64_t request_rows_ = 0;  //!< rows of the request being answered
   std::string client_address_;
   bool batch_open_ = false;       //!< extended messages sent since the last Sync
   bool skip_until_sync_ = false;  //!< a refused message: drop the rest of the batch

@@ -11,6 +11,8 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "daemon/session_state.h"
+
 namespace pgwarden::daemon {
 
 //! One client statement: what it is on the server and how to create it there.
@@ -18,6 +20,7 @@ struct ClientStatement {
   std::string server_name;
   std::string parse_message;      //!< a whole Parse message under server_name
   std::uint64_t fingerprint = 0;  //!< pg_query fingerprint, for the audit trail
+  SessionEffect effect;           //!< what executing it does to the session
 };
 
 //! The server-side name for a statement: a hash of its text and parameter

@@ -8,7 +8,10 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <string>
+
+#include "daemon/session_state.h"
 
 namespace pgwarden::daemon {
 
@@ -30,6 +33,9 @@ struct PendingRequest {
   //! Query/Execute only, for the audit trail: which statement, since when.
   std::uint64_t fingerprint = 0;
   std::chrono::steady_clock::time_point started{};
+  //! Query/Execute only: a session SET/RESET this request runs, applied to
+  //! the client's settings once its CommandComplete proves it ran.
+  std::unique_ptr<SessionEffect> effect;
 };
 
 //! True if backend message `type` is the last one answering `request`.

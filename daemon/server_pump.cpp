@@ -249,6 +249,8 @@ void ClientSession::on_server_message(char type, proto::ByteView body, bool& wel
         return;
       }
       tx_status_ = *status;
+      in_block_ = tx_status_ != proto::TxStatus::Idle;
+      if (!in_block_) in_block_effects_.clear();  // ended without COMMIT
       return;
     }
     case BackendType::ParameterStatus: {
@@ -258,9 +260,11 @@ void ClientSession::on_server_message(char type, proto::ByteView body, bool& wel
         return;
       }
       server_->parameters()[std::string(status->name)] = std::string(status->value);
-      // Forwarded: the client's own SET. Swallowed: our sync of its values.
-      // Either way this is now the client's value too.
-      client_parameters_[std::string(status->name)] = std::string(status->value);
+      // Forwarded: the client's own SET, now its value. Swallowed: pgwarden's
+      // sync (already the client's value) or its RESET ALL (not the client's).
+      if (pending_.empty() || pending_.front().disposition == Disposition::Forward) {
+        client_parameters_[std::string(status->name)] = std::string(status->value);
+      }
       return;
     }
     case BackendType::CommandComplete: {
@@ -272,6 +276,19 @@ void ClientSession::on_server_message(char type, proto::ByteView body, bool& wel
         if (!pending_.empty() && pending_.front().disposition == Disposition::Forward) {
           statements_.clear();
         }
+      }
+      if (!tag) return;
+      if (*tag == "BEGIN" || *tag == "START TRANSACTION") {
+        in_block_ = true;
+      } else if (*tag == "COMMIT") {
+        for (const auto& effect : in_block_effects_) apply_effect(effect);
+        in_block_effects_.clear();
+      } else if (*tag == "ROLLBACK") {
+        in_block_effects_.clear();
+      } else if ((*tag == "SET" || *tag == "RESET" || *tag == "DISCARD ALL") && !pending_.empty() &&
+                 pending_.front().effect) {
+        settle_effect(*pending_.front().effect);
+        pending_.front().effect.reset();
       }
       return;
     }

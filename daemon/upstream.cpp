@@ -69,7 +69,10 @@ class Login {
       auto error = co_await handle(read.frame);
       buffer_.consume(read.frame.total_size);
       if (error) co_return error;
-      if (ready_) co_return std::nullopt;
+      if (ready_) {
+        server_.remember_initial_parameters();
+        co_return std::nullopt;
+      }
     }
   }
 

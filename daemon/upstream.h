@@ -15,6 +15,7 @@
 #include "daemon/asio.h"
 #include "daemon/params.h"
 #include "daemon/prepared_statements.h"
+#include "daemon/session_state.h"
 
 namespace pgwarden::daemon {
 
@@ -76,6 +77,18 @@ class ServerConnection {
   ParameterMap& parameters() { return parameters_; }
   const ParameterMap& parameters() const { return parameters_; }
 
+  //! The parameters as they were right after login: where RESET ALL returns.
+  const ParameterMap& initial_parameters() const { return initial_parameters_; }
+  void remember_initial_parameters() { initial_parameters_ = parameters_; }
+
+  //! Session settings (non-reported SETs) a client or pgwarden's sync made
+  //! on this server, by parameter name.
+  SessionSettings& settings() { return settings_; }
+  //! A client changed session state pgwarden cannot follow (set_config,
+  //! a cursor WITH HOLD...): RESET ALL and CLOSE ALL before the next use.
+  bool needs_reset() const { return needs_reset_; }
+  void set_needs_reset(bool value) { needs_reset_ = value; }
+
   //! Statements pgwarden prepared on this server, for any client.
   ServerStatements& statements() { return statements_; }
 
@@ -110,6 +123,9 @@ class ServerConnection {
   tcp::socket socket_;
   std::optional<asio::ssl::stream<tcp::socket>> tls_;
   ParameterMap parameters_;
+  ParameterMap initial_parameters_;
+  SessionSettings settings_;
+  bool needs_reset_ = false;
   ServerStatements statements_;
   std::uint32_t backend_pid_ = 0;
   std::vector<std::byte> cancel_key_;

@@ -15,6 +15,7 @@ set(_pgwarden_integration_files
   test_pooling_protocol.py
   test_upstream_tls.py
   test_client_tls.py
+  test_session_state.py
   test_guard.py
   test_operations.py
   test_psql_interactive.py
