@@ -116,11 +116,10 @@ Decision Classifier::classify(std::string_view sql) const {
       }
       bool shareable = false;
       Decision d = judge_uncached(sql, rules->rules, &literals, &shareable);
-      if (shareable) {
-        cache_->insert(key, key_hash, rules->generation, d, Kind::Normalized);
-      } else {
-        cache_->insert(sql, hash, rules->generation, d);
-      }
+      // Under the exact text too: a repeated text then skips the normaliser
+      // (a hash lookup rather than a pass over its bytes and a second lookup).
+      if (shareable) cache_->insert(key, key_hash, rules->generation, d, Kind::Normalized);
+      cache_->insert(sql, hash, rules->generation, d);
       return d;
     }
     cache_->note_miss();

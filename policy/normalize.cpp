@@ -4,31 +4,45 @@
 // texts with one key lex to the same tokens apart from literal values.
 #include "policy/normalize.h"
 
+#include <array>
+
 #include "policy/text_check.h"
 
 namespace pgwarden::policy::detail {
 namespace {
 
+// Byte classes of scan.l, one table lookup per byte.
+enum : unsigned char { kDigit = 1, kIdentStart = 2, kDollar = 4, kSpace = 8 };
+
+constexpr auto kClasses = [] {
+  std::array<unsigned char, 256> t{};
+  for (int c = '0'; c <= '9'; ++c) t[c] = kDigit;
+  for (int c = 'a'; c <= 'z'; ++c) t[c] = kIdentStart;
+  for (int c = 'A'; c <= 'Z'; ++c) t[c] = kIdentStart;
+  for (int c = 0x80; c <= 0xff; ++c) t[c] = kIdentStart;  // bytes >= 0x80 are letters to it
+  t['_'] = kIdentStart;
+  t['$'] = kDollar;
+  // PostgreSQL 15's space (\v only from 16 on: refused as a control byte).
+  for (const char c : {' ', '\t', '\n', '\r', '\f'}) t[static_cast<unsigned char>(c)] = kSpace;
+  return t;
+}();
+
 bool is_digit(unsigned char c) {
-  return c >= '0' && c <= '9';
+  return (kClasses[c] & kDigit) != 0;
 }
-
-// scan.l's ident_start and ident_cont: bytes >= 0x80 are letters to it.
 bool is_ident_start(unsigned char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c >= 0x80;
+  return (kClasses[c] & kIdentStart) != 0;
 }
+// ident_cont: letters, digits and the dollar.
 bool is_ident_cont(unsigned char c) {
-  return is_ident_start(c) || is_digit(c) || c == '$';
+  return (kClasses[c] & (kIdentStart | kDigit | kDollar)) != 0;
 }
-
-// scan.l's dolq_cont: like ident_cont without the dollar.
+// dolq_cont: like ident_cont without the dollar.
 bool is_dollar_tag_cont(unsigned char c) {
-  return is_ident_start(c) || is_digit(c);
+  return (kClasses[c] & (kIdentStart | kDigit)) != 0;
 }
-
-// scan.l's space in PostgreSQL 15 (\v only from 16 on: refused as a control byte).
 bool is_space(unsigned char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f';
+  return (kClasses[c] & kSpace) != 0;
 }
 
 // strtoint() in process_integer_literal: int32 or the token is an FCONST.
@@ -46,8 +60,18 @@ class Lexer {
       : s_(sql), key_(key), spans_(spans) {}
 
   bool run() {
-    key_.clear();
+    // Written through a pointer into a buffer sized for the worst case (a
+    // one-byte literal becomes a two-byte mark), then cut to size.
+    key_.resize(2 * s_.size() + 1);
+    out_ = key_.data();
     if (spans_ != nullptr) spans_->clear();
+    const bool keyed = lex();
+    key_.resize(keyed ? static_cast<std::size_t>(out_ - key_.data()) : 0);
+    return keyed;
+  }
+
+ private:
+  bool lex() {
     while (i_ < s_.size()) {
       const auto c = byte(i_);
       if (is_space(c)) {
@@ -74,7 +98,6 @@ class Lexer {
     return !high_ || !find_invalid_text(s_).has_value();
   }
 
- private:
   unsigned char byte(std::size_t at) const {
     return at < s_.size() ? static_cast<unsigned char>(s_[at]) : 0;
   }
@@ -110,13 +133,14 @@ class Lexer {
   // Copies source bytes [from, to) into the key as one token.
   void emit(std::size_t from, std::size_t to) {
     separate();
-    key_.append(s_.data() + from, to - from);
+    // Tokens are short: a plain loop beats a call to memcpy.
+    for (std::size_t k = from; k < to; ++k) *out_++ = s_[k];
     last_ = to - 1;
     after_quote_ = false;
   }
 
   void separate() {
-    if (gap_ && !key_.empty()) key_ += ' ';
+    if (gap_ && out_ != key_.data()) *out_++ = ' ';
     gap_ = false;
   }
 
@@ -124,8 +148,8 @@ class Lexer {
     std::ptrdiff_t minus = -1;
     if (last_ != kNone && s_[last_] == '-') minus = static_cast<std::ptrdiff_t>(last_);
     separate();
-    key_ += kLiteralMark;
-    key_ += static_cast<char>(kind);
+    *out_++ = kLiteralMark;
+    *out_++ = static_cast<char>(kind);
     if (spans_ != nullptr) spans_->push_back({from, to - from, minus, kind});
     last_ = to - 1;
     after_quote_ = quoted;
@@ -227,11 +251,12 @@ class Lexer {
   }
 
   bool identifier() {
+    // The hot loop: names are most of a query's bytes.
+    const auto* text = reinterpret_cast<const unsigned char*>(s_.data());
     std::size_t j = i_;
-    while (j < s_.size() && is_ident_cont(byte(j))) {
-      if (byte(j) >= 0x80) high_ = true;
-      ++j;
-    }
+    unsigned char seen = 0;
+    while (j < s_.size() && is_ident_cont(text[j])) seen |= text[j++];
+    if (seen >= 0x80) high_ = true;
     if (j == i_ + 1) {
       const auto c = byte(i_);
       const auto next = byte(j);
@@ -333,6 +358,7 @@ class Lexer {
   std::string_view s_;
   std::string& key_;
   std::vector<LiteralSpan>* spans_;
+  char* out_ = nullptr;  // next byte of the key
   std::size_t i_ = 0;
   std::size_t last_ = kNone;  // source offset of the last byte put in the key
   bool gap_ = false;          // whitespace or a comment since the last token
