@@ -2,6 +2,7 @@
 #include "daemon/admin/admin_server.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -62,29 +63,52 @@ AdminServer::AdminServer(asio::any_io_executor executor, std::shared_ptr<AdminAp
 AdminServer::~AdminServer() {
   error_code ignored;
   if (tcp_acceptor_) tcp_acceptor_->close(ignored);
-  if (unix_acceptor_) unix_acceptor_->close(ignored);
+  for (auto* listener : {&unix_listener_, &socket_listener_}) {
+    if (*listener) close_and_remove(**listener);
+  }
   workers_.join();
 }
 
-std::string AdminServer::listen(const conf::AdminSettings& settings) {
+std::string AdminServer::listen_unix(std::optional<UnixListener>& slot, const std::string& path,
+                                     mode_t mode) {
+  using local = asio::local::stream_protocol;
+  // A socket left by a previous run would make bind fail; anything else at
+  // that path is not ours to remove.
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) ::unlink(path.c_str());
+  slot.emplace(UnixListener{local::acceptor(executor_), path});
   error_code ec;
+  slot->acceptor.open(local(), ec);
+  if (!ec) slot->acceptor.bind(local::endpoint(path), ec);
+  if (!ec) slot->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  // bind created the file with the process umask; the mode is set before
+  // anyone can be accepted, and the file is remembered by inode so shutdown
+  // removes this socket and not one a newer instance bound at the same path.
+  if (!ec && ::chmod(path.c_str(), mode) != 0) ec = error_code(errno, boost::system::system_category());
+  if (!ec && ::lstat(path.c_str(), &st) != 0) ec = error_code(errno, boost::system::system_category());
+  if (ec) {
+    slot.reset();
+    return "admin: cannot listen on unix:" + path + ": " + ec.message();
+  }
+  slot->device = st.st_dev;
+  slot->inode = st.st_ino;
+  return {};
+}
+
+std::string AdminServer::listen(const conf::AdminSettings& settings, bool reuse_port) {
+  // Second listener first: the operator's socket on the host, mode 0660 so
+  // the service's group can use it (the bearer token is still required).
+  if (!settings.socket.empty()) {
+    if (auto error = listen_unix(socket_listener_, settings.socket, 0660); !error.empty()) {
+      return error;
+    }
+  }
   if (!settings.unix_socket.empty()) {
-    using local = asio::local::stream_protocol;
-    unix_path_ = settings.unix_socket;
-    // A socket left by a previous run would make bind fail; anything else
-    // at that path is not ours to remove.
-    struct stat st {};
-    if (::lstat(unix_path_.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) ::unlink(unix_path_.c_str());
-    unix_acceptor_.emplace(executor_);
-    unix_acceptor_->open(local(), ec);
-    if (!ec) unix_acceptor_->bind(local::endpoint(unix_path_), ec);
-    if (!ec) unix_acceptor_->listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) return "admin: cannot listen on unix:" + unix_path_ + ": " + ec.message();
     // The token guards the API; the mode keeps other local users from even
     // reaching it.
-    ::chmod(unix_path_.c_str(), 0600);
-    return {};
+    return listen_unix(unix_listener_, settings.unix_socket, 0600);
   }
+  error_code ec;
   tcp::resolver resolver(executor_);
   auto results = resolver.resolve(settings.listen.host, std::to_string(settings.listen.port),
                                   tcp::resolver::passive | tcp::resolver::numeric_service, ec);
@@ -95,6 +119,13 @@ std::string AdminServer::listen(const conf::AdminSettings& settings) {
   tcp_acceptor_.emplace(executor_);
   tcp_acceptor_->open(endpoint.protocol(), ec);
   if (!ec) tcp_acceptor_->set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec && reuse_port) {
+    const int on = 1;
+    if (::setsockopt(tcp_acceptor_->native_handle(), SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) !=
+        0) {
+      ec = error_code(errno, boost::system::system_category());
+    }
+  }
   if (!ec) tcp_acceptor_->bind(endpoint, ec);
   if (!ec) tcp_acceptor_->listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
@@ -105,29 +136,51 @@ std::string AdminServer::listen(const conf::AdminSettings& settings) {
 }
 
 std::string AdminServer::local_address() const {
-  if (unix_acceptor_) return "unix:" + unix_path_;
-  if (!tcp_acceptor_) return "(not listening)";
-  error_code ec;
-  const auto endpoint = tcp_acceptor_->local_endpoint(ec);
-  if (ec) return "(closed)";
-  const auto address = endpoint.address();
-  return (address.is_v6() ? "[" + address.to_string() + "]" : address.to_string()) + ":" +
-         std::to_string(endpoint.port());
+  std::string address = "(not listening)";
+  if (unix_listener_) {
+    address = "unix:" + unix_listener_->path;
+  } else if (tcp_acceptor_) {
+    error_code ec;
+    const auto endpoint = tcp_acceptor_->local_endpoint(ec);
+    if (ec) {
+      address = "(closed)";
+    } else {
+      const auto ip = endpoint.address();
+      address = (ip.is_v6() ? "[" + ip.to_string() + "]" : ip.to_string()) + ":" +
+                std::to_string(endpoint.port());
+    }
+  }
+  if (socket_listener_) address += " and unix:" + socket_listener_->path;
+  return address;
 }
 
 void AdminServer::start() {
   if (tcp_acceptor_) asio::co_spawn(executor_, accept_loop(*tcp_acceptor_), asio::detached);
-  if (unix_acceptor_) asio::co_spawn(executor_, accept_loop(*unix_acceptor_), asio::detached);
+  for (auto* listener : {&unix_listener_, &socket_listener_}) {
+    if (*listener) asio::co_spawn(executor_, accept_loop((*listener)->acceptor), asio::detached);
+  }
 }
 
 void AdminServer::stop() {
   // Closing runs on the loop so it never races an accept in progress.
-  asio::dispatch(executor_, [tcp = tcp_acceptor_ ? &*tcp_acceptor_ : nullptr,
-                             unix = unix_acceptor_ ? &*unix_acceptor_ : nullptr] {
+  asio::dispatch(executor_, [this] {
     error_code ignored;
-    if (tcp != nullptr) tcp->close(ignored);
-    if (unix != nullptr) unix->close(ignored);
+    if (tcp_acceptor_) tcp_acceptor_->close(ignored);
+    for (auto* listener : {&unix_listener_, &socket_listener_}) {
+      if (*listener) close_and_remove(**listener);
+    }
   });
+}
+
+void AdminServer::close_and_remove(UnixListener& listener) {
+  error_code ignored;
+  listener.acceptor.close(ignored);
+  struct stat st {};
+  if (!listener.path.empty() && ::lstat(listener.path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode) &&
+      st.st_dev == listener.device && st.st_ino == listener.inode) {
+    ::unlink(listener.path.c_str());
+  }
+  listener.path.clear();  // once: the path may be someone else's from now on
 }
 
 template <typename Acceptor>

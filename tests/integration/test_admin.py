@@ -495,6 +495,80 @@ def test_unix_socket_listener(key):
         server.cleanup()
 
 
+def with_admin_socket(server: AdminServer, path) -> None:
+    """Adds [admin] socket = path to the fixture's config (before start)."""
+    config = server.config_path.read_text()
+    server.config_path.write_text(
+        config.replace("[admin]\n", f"[admin]\nsocket = {harness.toml_str(str(path))}\n", 1))
+
+
+def test_admin_socket_is_a_second_listener_with_mode_0660(key):
+    """[admin] socket: the same API on a Unix socket next to the TCP listener,
+    mode 0660 whatever the umask (the service's group may connect; the token
+    is still required). A stale socket left by a killed run is replaced, and
+    the file is removed on shutdown."""
+    server = AdminServer(key)
+    path = server.dir / "run" / "admin.sock"
+    path.parent.mkdir()
+    stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    stale.bind(str(path))  # bound, never listening, closed: what a SIGKILL leaves
+    stale.close()
+    with_admin_socket(server, path)
+    old_umask = os.umask(0o022)  # the fixture inherits it: bind alone would give 0755
+    try:
+        server.start()
+        assert stat.S_ISSOCK(os.lstat(path).st_mode)
+        assert stat.S_IMODE(os.lstat(path).st_mode) == 0o660, oct(os.lstat(path).st_mode)
+
+        via_socket = AdminClient(token=server.token)
+        via_socket.unix_path = str(path)
+        for client in (server, via_socket):  # both listeners answer, same API
+            assert client.get("/healthz").json["status"] == "ok"
+            assert client.get("/healthz", token=None).status == 401
+            r = client.get("/api/connections")
+            assert r.status == 200, r.text
+            assert "cfgdb" not in r.text  # this fixture declares no connections
+        assert f"unix:{path}" in server.log
+
+        assert server.stop() == 0, server.log[-3000:]
+        assert not os.path.lexists(path), "the socket file outlived the server"
+    finally:
+        os.umask(old_umask)
+        server.cleanup()
+
+
+def test_admin_socket_leaves_files_that_are_not_its_own(key):
+    """A regular file at the socket path is not removed: the server refuses to
+    start, naming the path. And a socket that another instance bound at the
+    path after this one (a rolling restart) survives this one's shutdown."""
+    server = AdminServer(key)
+    path = server.dir / "admin.sock"
+    path.write_text("not a socket\n")
+    with_admin_socket(server, path)
+    try:
+        with pytest.raises(RuntimeError, match=re.escape(f"unix:{path}")):
+            server.start()
+        assert path.read_text() == "not a socket\n"
+    finally:
+        server.cleanup()
+
+    server = AdminServer(key)
+    path = server.dir / "admin.sock"
+    with_admin_socket(server, path)
+    newer = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        server.start()
+        assert stat.S_ISSOCK(os.lstat(path).st_mode)
+        os.unlink(path)  # what the next instance does before binding its own
+        newer.bind(str(path))
+        newer.listen()
+        assert server.stop() == 0, server.log[-3000:]
+        assert stat.S_ISSOCK(os.lstat(path).st_mode), "the newer instance's socket was removed"
+    finally:
+        newer.close()
+        server.cleanup()
+
+
 # ---------------------------------------------------------------- the daemon
 
 
