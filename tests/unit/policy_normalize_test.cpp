@@ -3,8 +3,10 @@
 // shared across literal values and which are not, and the fingerprint taken
 // from the same parse.
 #define BOOST_TEST_MODULE policy_normalize
+#include <atomic>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "policy/normalize.h"
@@ -230,4 +232,55 @@ BOOST_AUTO_TEST_CASE(fingerprint_from_the_same_parse) {
   }
   BOOST_TEST(c.classify("SELEC 1").fingerprint == 0u);
   BOOST_TEST(c.classify("").fingerprint == 0u);
+}
+
+// Proves a normalising classifier gives every thread the cache-less decision
+// while texts of one shape race to create the shared entry, literal-dependent
+// texts of one key alternate, and the function rules flip underneath.
+BOOST_AUTO_TEST_CASE(concurrent_normalised_classify) {
+  std::vector<std::string> texts;
+  for (int i = 0; i < 50; ++i) {
+    texts.push_back("SELECT abalance FROM pgbench_accounts WHERE aid = " + std::to_string(i));
+    texts.push_back(i % 2 == 0 ? "SET application_name = 'a" + std::to_string(i) + "'"
+                               : "SET standard_conforming_strings = 'of" + std::to_string(i) + "'");
+    texts.push_back("SELECT f(" + std::to_string(i) + ")");
+  }
+  const Classifier reference({.cache_capacity = 0});
+  std::vector<Decision> expected;
+  for (const auto& sql : texts) expected.push_back(reference.classify(sql));
+
+  pgwarden::policy::FunctionRules allow_fn;
+  allow_fn.allowed = {"f"};
+  Classifier c({.cache_capacity = 16, .normalize_literals = true});  // small: evictions
+  std::atomic<bool> stop{false};
+  std::atomic<int> mismatches{0};
+  std::thread flipper([&] {
+    for (int i = 0; !stop.load(); ++i) {
+      c.set_function_rules(i % 2 == 0 ? allow_fn : pgwarden::policy::FunctionRules{});
+      std::this_thread::yield();
+    }
+  });
+  std::vector<std::thread> workers;
+  for (int t = 0; t < 4; ++t) {
+    workers.emplace_back([&, t] {
+      for (int i = 0; i < 3000; ++i) {
+        const std::size_t k = static_cast<std::size_t>(i * 7 + t) % texts.size();
+        const Decision d = c.classify(texts[k]);
+        if (texts[k].starts_with("SELECT f(")) {
+          if (!d.allowed() && d.message != "customer function f() is not known to be read-only") {
+            ++mismatches;
+          }
+        } else if (!(d == expected[k])) {
+          ++mismatches;
+        }
+      }
+    });
+  }
+  for (auto& w : workers) w.join();
+  stop = true;
+  flipper.join();
+  BOOST_TEST(mismatches.load() == 0);
+  c.set_function_rules(allow_fn);
+  BOOST_TEST(c.classify("SELECT f(12345)").allowed());
+  BOOST_TEST(c.cache_stats().normalized_hits > 0u);
 }
