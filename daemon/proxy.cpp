@@ -3,7 +3,9 @@
 #include "daemon/proxy.h"
 
 #include <fmt/format.h>
+#include <linux/filter.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 
 #include <csignal>
 #include <thread>
@@ -34,6 +36,24 @@ bool same_listen(const conf::ServerSettings& a, const conf::ServerSettings& b) {
     if (a.listen[i].host != b.listen[i].host || a.listen[i].port != b.listen[i].port) return false;
   }
   return true;
+}
+
+// Rolling restart: with SO_REUSEPORT the kernel spreads new connections over
+// every listener bound to the address, so a draining instance would keep
+// receiving some, and reset those still queued when it closes its listener.
+// A reuseport cBPF program picks the listener instead: "socket 1" is the
+// second one bound, i.e. the instance that started last while another still
+// runs. With a single listener, the index is out of range and the kernel
+// falls back to its hash, so steady state is unchanged; when the old
+// instance closes, the new one takes index 0. (No library wraps this; it is
+// one instruction.)
+void steer_new_connections_to_newest(tcp::acceptor& acceptor, error_code& ec) {
+  sock_filter code[] = {{BPF_RET | BPF_K, 0, 0, 1}};
+  sock_fprog program{1, code};
+  if (::setsockopt(acceptor.native_handle(), SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &program,
+                   sizeof program) != 0) {
+    ec = error_code(errno, asio::error::get_system_category());
+  }
 }
 
 }  // namespace
@@ -120,9 +140,14 @@ std::string Proxy::prepare() {
       const auto endpoint = entry.endpoint();
       acceptor.open(endpoint.protocol(), ec);
       if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+      if (!ec && config->server.reuse_port) {
+        acceptor.set_option(asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>(true),
+                            ec);
+      }
       if (!ec && endpoint.address().is_v6()) acceptor.set_option(asio::ip::v6_only(true), ec);
       if (!ec) acceptor.bind(endpoint, ec);
       if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+      if (!ec && config->server.reuse_port) steer_new_connections_to_newest(acceptor, ec);
       if (ec) {
         return fmt::format("cannot listen on {}: {}", format_endpoint(endpoint), ec.message());
       }

@@ -16,6 +16,8 @@ set(_pgwarden_integration_files
   test_upstream_tls.py
   test_client_tls.py
   test_session_state.py
+  test_asyncpg.py
+  test_rolling_restart.py
   test_guard.py
   test_operations.py
   test_psql_interactive.py
