@@ -45,8 +45,20 @@ void put_renamed(std::string& out, char type, std::string_view head, std::string
 
 awaitable<void> ClientSession::relay() {
   while (!closing_) {
+    if (client_in_.empty() && !client_.uses_tls()) {
+      // Wait for the next message without holding a buffer; through TLS the
+      // socket's readiness says nothing about decrypted bytes, so read.
+      if (!server_) release_idle_buffers();
+      auto [wait_ec] = co_await client_.socket().async_wait(tcp::socket::wait_read, use_nothrow);
+      if (wait_ec) {
+        spdlog::debug("client {}: disconnected ({})", client_pid_, wait_ec.message());
+        break;
+      }
+    }
     auto space = client_in_.prepare(8192);
+    reading_client_ = true;
     auto [ec, n] = co_await client_.read_some(asio::buffer(space.data(), space.size()));
+    reading_client_ = false;
     if (ec) {
       spdlog::debug("client {}: disconnected ({})", client_pid_, ec.message());
       break;

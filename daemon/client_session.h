@@ -100,6 +100,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
 
   // ---- server side of the ready loop (server_pump.cpp) ----
   awaitable<void> pump_server();
+  awaitable<void> pump_server_loop();
+  //! Gives back the buffers of a session with nothing in flight, so an idle
+  //! client costs its socket and coroutine frames and little else.
+  void release_idle_buffers();
   //! Walks the buffered server bytes, fills segments_ with what goes to the
   //! client, returns how many bytes were scanned (kMalformed on bad framing).
   std::size_t scan_server_bytes();
@@ -130,7 +134,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   ProxyContext& context_;
   std::shared_ptr<const conf::Config> config_;
   ClientStream client_;
-  ByteBuffer client_in_{8192};
+  ByteBuffer client_in_;
   protocol::FrontendLimits client_limits_;
   std::string user_;
   std::string database_;
@@ -172,7 +176,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool closing_ = false;
   protocol::TxStatus tx_status_ = protocol::TxStatus::Idle;
 
-  ByteBuffer server_in_{32768};
+  ByteBuffer server_in_;
   std::size_t passthrough_ = 0;      //!< rest of a large message being streamed
   bool passthrough_forward_ = true;  //!< ...to the client (or swallowed)
   struct Segment {
@@ -201,6 +205,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::vector<Parked> parked_;  //!< released servers waiting for their cancels
 
   bool writing_client_ = false;
+  bool reading_client_ = false;  //!< a read into client_in_ is in flight
   asio::steady_timer client_write_gate_;
   asio::any_io_executor strand_;  //!< this session's strand, set by run()
 };

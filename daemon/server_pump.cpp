@@ -70,6 +70,23 @@ bool ClientSession::server_is_clean() const {
 }
 
 awaitable<void> ClientSession::pump_server() {
+  co_await pump_server_loop();
+  // The transaction is over: an idle client keeps no buffers.
+  if (!server_) release_idle_buffers();
+}
+
+void ClientSession::release_idle_buffers() {
+  server_in_.release();
+  if (!reading_client_) client_in_.release();
+  // Output scratch strings keep the capacity of the largest message seen;
+  // give back anything beyond a small working size.
+  constexpr std::size_t kKeep = 1024;
+  for (std::string* s : {&to_server_, &loop_out_, &pump_out_}) {
+    if (s->empty() && s->capacity() > kKeep) std::string().swap(*s);
+  }
+}
+
+awaitable<void> ClientSession::pump_server_loop() {
   // Runs while a server is linked; ends by giving it back or closing it.
   while (server_) {
     if (closing_) {

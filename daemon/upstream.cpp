@@ -173,7 +173,7 @@ class Login {
  private:
   ServerConnection& server_;
   const catalog::ConnInfo& info_;
-  ByteBuffer buffer_{4096};
+  ByteBuffer buffer_;
   proto::BackendLimits limits_{.max_message_size = 1U << 20};
   std::optional<proto::ScramClient> scram_;
   bool scram_verified_ = false;
