@@ -51,7 +51,7 @@ awaitable<void> ClientSession::relay() {
       if (!server_) release_idle_buffers();
       auto [wait_ec] = co_await client_.socket().async_wait(tcp::socket::wait_read, use_nothrow);
       if (wait_ec) {
-        spdlog::debug("client {}: disconnected ({})", client_pid_, wait_ec.message());
+        spdlog::debug("{}: disconnected ({})", log_tag_, wait_ec.message());
         break;
       }
     }
@@ -60,7 +60,7 @@ awaitable<void> ClientSession::relay() {
     auto [ec, n] = co_await client_.read_some(asio::buffer(space.data(), space.size()));
     reading_client_ = false;
     if (ec) {
-      spdlog::debug("client {}: disconnected ({})", client_pid_, ec.message());
+      spdlog::debug("{}: disconnected ({})", log_tag_, ec.message());
       break;
     }
     client_in_.commit(n);
@@ -109,7 +109,7 @@ awaitable<bool> ClientSession::take_client_messages() {
       proto::put_error(loop_out_, {.severity = "FATAL",
                                    .sqlstate = decoded.error.sqlstate,
                                    .message = decoded.error.message});
-      spdlog::info("client {}: {}, closing", client_pid_, decoded.error.message);
+      spdlog::info("{}: {}, closing", log_tag_, decoded.error.message);
       co_return false;
     }
     const auto frame = decoded.frame;
@@ -438,8 +438,8 @@ std::optional<ClientSession::Refusal> ClientSession::check_statement(std::string
     refusal.message = fmt::format("pgwarden: {}", decision.message);
   }
   if (decision.position > 0) refusal.position = std::to_string(decision.position);
-  spdlog::info("client {}: refused on \"{}\" ({}): {}", client_pid_, tenant_->name,
-               decision.sqlstate, decision.message);
+  spdlog::info("{}: refused on \"{}\" ({}): {}", log_tag_, tenant_->name, decision.sqlstate,
+               decision.message);
   audit_refusal(decision.sqlstate, decision.message, sql);
   return refusal;
 }
@@ -454,7 +454,7 @@ std::optional<ClientSession::Refusal> ClientSession::take_rate_tokens(double tok
   }
   tenant_->pool->activity.rate_limited.fetch_add(1, std::memory_order_relaxed);
   audit_refusal(sqlstate::kConfigurationLimitExceeded, "rate limit", {});
-  spdlog::info("client {}: rate limit of \"{}\" reached", client_pid_, tenant_->name);
+  spdlog::info("{}: rate limit of \"{}\" reached", log_tag_, tenant_->name);
   return Refusal{
       sqlstate::kConfigurationLimitExceeded,
       fmt::format("pgwarden: connection \"{}\" is limited to {:g} queries per minute; "

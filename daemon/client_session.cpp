@@ -70,6 +70,7 @@ awaitable<void> ClientSession::run() {
   error_code ignored;
   client_.socket().set_option(tcp::no_delay(true), ignored);
   client_address_ = client_.socket().remote_endpoint(ignored).address().to_string();
+  log_tag_ = fmt::format("client addr={}", client_address_);
 
   // Startup and authentication must finish in time; past the deadline the
   // socket is closed under the handshake, which then fails its next read.
@@ -77,8 +78,7 @@ awaitable<void> ClientSession::run() {
   {
     Watchdog login_deadline(strand_, config_->server.auth_timeout, [this] {
       error_code unused;
-      spdlog::info("client {}: startup not finished within auth_timeout, closing",
-                   client_.socket().remote_endpoint(unused).address().to_string());
+      spdlog::info("{}: startup not finished within auth_timeout, closing", log_tag_);
       client_.socket().close(unused);
     });
     logged_in = co_await handshake();
@@ -129,7 +129,7 @@ awaitable<bool> ClientSession::read_startup_packet(proto::StartupPacket& packet)
     if (decoded.status == proto::DecodeStatus::Error) {
       // As PostgreSQL does: a bad length gets no reply (the peer may not be
       // speaking our protocol at all), anything else a FATAL.
-      spdlog::info("client sent an invalid startup packet: {}", decoded.error.message);
+      spdlog::info("{}: invalid startup packet: {}", log_tag_, decoded.error.message);
       if (decoded.error.message != "invalid length of startup packet") {
         co_await send_fatal(decoded.error.sqlstate, decoded.error.message);
       }
@@ -145,7 +145,7 @@ awaitable<bool> ClientSession::read_startup_packet(proto::StartupPacket& packet)
         client_in_.consume(consumed);
         if (asked || client_.uses_tls() || !client_in_.empty()) {
           // A repeated request, or bytes pipelined behind it (CVE-2021-23214).
-          spdlog::info("client {}: out-of-order encryption request, closing", client_address_);
+          spdlog::info("{}: out-of-order encryption request, closing", log_tag_);
           co_return false;
         }
         asked = true;
@@ -153,7 +153,7 @@ awaitable<bool> ClientSession::read_startup_packet(proto::StartupPacket& packet)
         if (co_await write_all(client_, tls ? "S" : "N")) co_return false;
         if (tls) {
           if (auto ec = co_await client_.start_tls(*tls)) {
-            spdlog::info("client {}: TLS handshake failed: {}", client_address_, ec.message());
+            spdlog::info("{}: TLS handshake failed: {}", log_tag_, ec.message());
             co_return false;
           }
         }
@@ -284,7 +284,7 @@ awaitable<bool> ClientSession::authenticate() {
     if (error->protocol_violation) {
       co_await send_fatal(sqlstate::kProtocolViolation, error->message);
     } else {
-      spdlog::info("client authentication failed for user \"{}\"", user_);
+      spdlog::info("{} user={}: authentication failed", log_tag_, user_);
       co_await send_fatal(sqlstate::kInvalidPassword, auth_failed);
     }
     co_return false;
@@ -335,14 +335,16 @@ awaitable<bool> ClientSession::attach_tenant() {
   for (const auto& [name, value] : shown) proto::put_parameter_status(out, name, value);
   const ClientKey key = context_.sessions.add(weak_from_this());
   client_pid_ = key.pid;
+  // Every later line about this session names it, its user and connection.
+  log_tag_ = fmt::format("client={} user={:?} db={:?} addr={}", client_pid_, user_, database_,
+                         client_address_);
   proto::put_backend_key_data(out, key.pid, key.secret);
   proto::put_ready_for_query(out, proto::TxStatus::Idle);
   if (co_await write_all(client_, out)) co_return false;
   counted_in_ = tenant_->pool;
   counted_in_->activity.clients.fetch_add(1, std::memory_order_relaxed);
   if (on_login) on_login(user_, database_);
-  spdlog::debug("client {} from {} logged in as \"{}\" to \"{}\"{}", client_pid_, client_address_,
-                user_, database_,
+  spdlog::debug("{}: logged in{}", log_tag_,
                 client_.uses_tls() ? fmt::format(" over {}", SSL_get_version(client_.tls_handle()))
                                    : std::string());
   co_return true;
@@ -352,7 +354,7 @@ void ClientSession::cancel_running_statement() {
   asio::post(strand_, [self = shared_from_this()] {
     // Idle clients' cancels are dropped: nothing of theirs is running.
     if (!self->server_ || self->pending_.empty()) return;
-    spdlog::info("client {}: forwarding a cancel request to its server", self->client_pid_);
+    spdlog::info("{}: forwarding a cancel request to its server", self->log_tag_);
     self->cancel_on_server();
   });
 }
@@ -395,7 +397,7 @@ void ClientSession::on_idle_timer() {
   const auto limit = idle_limit();
   if (limit.count() > 0 && Clock::now() - last_activity_ >= limit) {
     const bool in_transaction = server_ != nullptr;
-    spdlog::info("client {}: {} on \"{}\", closing", client_pid_,
+    spdlog::info("{}: {} on \"{}\", closing", log_tag_,
                  in_transaction ? "idle_transaction_timeout" : "client_idle_timeout",
                  tenant_->name);
     proto::put_error(

@@ -169,6 +169,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool in_block_ = false;           //!< the server is inside a transaction block
   std::uint64_t request_rows_ = 0;  //!< rows of the request being answered
   std::string client_address_;
+  std::string log_tag_;           //!< "client=PID user=... db=... addr=..." for log lines
   bool batch_open_ = false;       //!< extended messages sent since the last Sync
   bool skip_until_sync_ = false;  //!< a refused message: drop the rest of the batch
   bool abort_at_sync_ = false;    //!< ...and make the server fail it too

@@ -102,8 +102,8 @@ awaitable<void> ClientSession::pump_server_loop() {
         unlink_server(server_is_clean());
         co_return;
       }
-      spdlog::warn("client {}: connection to the server of \"{}\" lost: {}", client_pid_,
-                   tenant_->name, ec.message());
+      spdlog::warn("{}: connection to the server of \"{}\" lost: {}", log_tag_, tenant_->name,
+                   ec.message());
       co_await abandon_server("pgwarden lost the connection to the server");
       co_return;
     }
@@ -111,8 +111,7 @@ awaitable<void> ClientSession::pump_server_loop() {
 
     const std::size_t scanned = scan_server_bytes();
     if (scanned == kMalformed) {
-      spdlog::warn("client {}: the server of \"{}\" sent a malformed message", client_pid_,
-                   tenant_->name);
+      spdlog::warn("{}: the server of \"{}\" sent a malformed message", log_tag_, tenant_->name);
       co_await abandon_server("pgwarden received an invalid message from the server");
       co_return;
     }
@@ -191,8 +190,8 @@ std::size_t ClientSession::scan_server_bytes() {
           ((limits.max_result_rows && result_rows_ > limits.max_result_rows) ||
            (limits.max_result_bytes && result_bytes_ > limits.max_result_bytes))) {
         result_capped_ = true;
-        spdlog::info("client {}: result on \"{}\" passed its cap, cancelling the statement",
-                     client_pid_, tenant_->name);
+        spdlog::info("{}: result on \"{}\" passed its cap, cancelling the statement", log_tag_,
+                     tenant_->name);
         cancel_on_server();
       }
       if (result_capped_) forward = false;
@@ -413,8 +412,8 @@ void ClientSession::arm_statement_timer() {
     if (ec || !self || !self->statement_timer_armed_) return;
     self->statement_timer_armed_ = false;
     if (!self->server_ || self->pending_.empty()) return;
-    spdlog::info("client {}: statement on \"{}\" ran past query_timeout, cancelling it",
-                 self->client_pid_, self->tenant_->name);
+    spdlog::info("{}: statement on \"{}\" ran past query_timeout, cancelling it", self->log_tag_,
+                 self->tenant_->name);
     self->timed_out_ = true;
     self->cancel_on_server();
   });

@@ -6,6 +6,7 @@ configured count."""
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 
@@ -293,3 +294,15 @@ def test_customer_functions_follow_their_volatility(world):
             assert "allow_functions" in caught.value.diag.message_hint
     finally:
         daemon.cleanup()
+
+
+def test_session_log_lines_name_client_user_and_connection(pgwarden):
+    """Every log line about a session says which client, user and connection
+    (issue 6: structured logs with the tenant on every line)."""
+    mark = pgwarden.log_mark()
+    r = pgwarden.psql("DELETE FROM loans", "acme", "analytics")
+    assert not r.ok
+    text = pgwarden.wait_for_log("refused on", since=mark)
+    line = next(l for l in text.splitlines() if "refused on" in l)
+    assert re.search(r'client=\d+ user="acme" db="analytics" addr=127\.0\.0\.1: refused on', line), \
+        line
