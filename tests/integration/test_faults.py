@@ -454,6 +454,34 @@ def test_vanished_client_transaction_never_reused(fw, victim, bystander, how):
     bystander.check()
 
 
+@pytest.mark.parametrize("next_params", [{}, {"TimeZone": "Nowhere/Bogus"}],
+                         ids=["no_parameters", "invalid_timezone"])
+def test_next_client_does_not_inherit_session_state(fw, bystander, next_params):
+    """On a pool of one server, a client that logged in with its own
+    application_name leaves. The next client (sending no parameters, or an
+    invalid TimeZone) is either refused at login (as PostgreSQL refuses an
+    invalid value with FATAL 22023) or gets a session where the previous
+    client's application_name is gone and the TimeZone pgwarden reported to
+    it is the one the server really uses."""
+    mine = faultkit.marker("first_clients_app")
+    with login(fw, "single", extra={"application_name": mine}) as first:
+        assert first.query("SELECT current_setting('application_name')")[0] == [[mine]]
+    try:
+        nxt = login(fw, "single", extra=next_params)
+    except pgwire.ServerError as e:
+        assert next_params and e.fields.get("S") == "FATAL", e.fields
+        return
+    with nxt:
+        (app, timezone), = nxt.query(
+            "SELECT current_setting('application_name'), current_setting('TimeZone')")[0]
+        assert app != mine, (
+            f"the next client (startup parameters {next_params}) inherited the previous"
+            " client's application_name")
+        assert timezone == nxt.params.get("TimeZone"), (
+            f"pgwarden reported TimeZone {nxt.params.get('TimeZone')!r}, the server uses {timezone!r}")
+    bystander.check()
+
+
 # --------------------------------------------------------------------------
 # Slow reader
 

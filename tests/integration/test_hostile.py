@@ -428,9 +428,8 @@ def test_startup_parameters_never_reach_upstream(hostile, world, trick):
             try:
                 rows, _ = conn.query("SELECT current_setting('default_transaction_read_only'),"
                                      " current_user, session_user")
-            except pgwire.ServerError as e:
-                assert e.fields.get("C") != "00000", e.fields
-                continue
+            except pgwire.ServerError:
+                continue  # a statement that fails changes nothing either
             assert rows == [["on", "tenant_a", "tenant_a"]], rows
         with pytest.raises(pgwire.ServerError):
             conn.query("SELECT secret FROM secrets_b")
