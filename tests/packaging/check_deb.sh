@@ -63,6 +63,21 @@ stray=$(cd "$root" && find . -type f ! -path './usr/*' ! -path './etc/*')
 [ -z "$stray" ] || fail "files outside /usr and /etc: $stray"
 [ ! -e "$root/usr/local" ] || fail "/usr/local in the package"
 
+# The maintainer scripts against the unpacked tree (dpkg --root's DPKG_ROOT):
+# systemd-sysusers/-tmpfiles --root create the user and the state folder in
+# it, and nothing on this machine.
+if command -v systemd-sysusers >/dev/null && command -v systemd-tmpfiles >/dev/null; then
+  DPKG_ROOT=$root sh "$work/postinst" configure || fail "postinst configure failed"
+  grep -q '^pgwarden:' "$root/etc/passwd" || fail "postinst made no pgwarden user"
+  [ "$(stat -c %a "$root/var/lib/pgwarden")" = 750 ] || fail "postinst made no /var/lib/pgwarden 0750"
+  [ "$(stat -c %u "$root/var/lib/pgwarden")" = "$(awk -F: '$1 == "pgwarden" { print $3 }' "$root/etc/passwd")" ] ||
+    fail "/var/lib/pgwarden is not owned by pgwarden"
+else
+  echo "no systemd-sysusers/systemd-tmpfiles: postinst checked for syntax only"
+fi
+DPKG_ROOT=$root sh "$work/prerm" remove || fail "prerm remove failed"
+DPKG_ROOT=$root sh "$work/postrm" purge || fail "postrm purge failed"
+
 version=$("$root/usr/bin/pgwarden" --version)
 expected=$(field Version)
 echo "--version: $version (package version $expected)"
