@@ -4,6 +4,7 @@
 - groff renders it with every warning on (-ww) and says nothing;
 - its SYNOPSIS names every subcommand and flag of the usage text in
   daemon/main.cpp;
+- its .TH line carries the version of project() in CMakeLists.txt;
 - its ENVIRONMENT section names every variable the daemon reads with getenv
   (daemon/, catalog/, conf/), and NOTIFY_SOCKET.
 Usage: check_man_page.py [REPO]
@@ -35,6 +36,11 @@ def main() -> int:
                           capture_output=True, text=True, timeout=60)
     if lint.returncode != 0 or lint.stderr.strip():
         problems.append(f"groff -ww: exit {lint.returncode}: {lint.stderr.strip()}")
+
+    version = re.search(r"project\(pgwarden VERSION ([\d.]+)", (repo / "CMakeLists.txt").read_text())
+    title = re.search(r"^\.TH .*$", man, re.M)
+    if not version or not title or f'"pgwarden {version.group(1)}"' not in title.group(0):
+        problems.append(f".TH does not carry the project's version: {title and title.group(0)}")
 
     main_cpp = (repo / "daemon/main.cpp").read_text()
     usage = re.search(r'kUsage\s*=\s*R"\((.*?)\)"', main_cpp, re.S)
