@@ -284,11 +284,22 @@ awaitable<bool> ClientSession::authenticate() {
     if (error->protocol_violation) {
       co_await send_fatal(sqlstate::kProtocolViolation, error->message);
     } else {
-      spdlog::info("{} user={}: authentication failed", log_tag_, user_);
+      const auto verdict = context_.auth_throttle.failed(client_address_, user_, Clock::now());
+      if (verdict.delay.count() > 0) {
+        spdlog::warn(
+            "{} user={:?}: authentication failed ({} times within a minute); "
+            "answering in {} ms",
+            log_tag_, user_, verdict.failures, verdict.delay.count());
+        asio::steady_timer pause(strand_, verdict.delay);
+        co_await pause.async_wait(use_nothrow);
+      } else {
+        spdlog::info("{} user={:?}: authentication failed", log_tag_, user_);
+      }
       co_await send_fatal(sqlstate::kInvalidPassword, auth_failed);
     }
     co_return false;
   }
+  context_.auth_throttle.succeeded(client_address_, user_);
   out.clear();
   proto::put_auth_sasl_final(out, std::get<std::string>(server_final));
   proto::put_auth_ok(out);

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "conf/config.h"
+#include "daemon/auth_throttle.h"
 #include "daemon/session_registry.h"
 #include "daemon/tenants.h"
 
@@ -48,6 +49,8 @@ class ProxyContext {
   std::atomic<std::uint32_t> clients{0};
   //! Set on SIGTERM: no new logins, sessions leave once idle.
   std::atomic<bool> draining{false};
+  //! Failed logins per (address, user): delays for password guessers.
+  AuthThrottle auth_throttle;
   //! Seeds the mock SCRAM exchange for unknown users; random per process.
   std::string mock_secret;
 

@@ -60,6 +60,9 @@ std::variant<std::shared_ptr<TenantDirectory>, std::string> TenantDirectory::bui
                          connection.limits.allow_functions.end());
     policy::ClassifierOptions options;
     options.max_query_bytes = connection.limits.max_query_size;
+    // pgbench -M simple and most ORMs send a new literal every time: share
+    // decisions across literal values where the guard proves that is sound.
+    options.normalize_literals = true;
     tenant->classifier = std::make_shared<policy::Classifier>(options, std::move(rules));
     if (old && old->limits.queries_per_minute == connection.limits.queries_per_minute &&
         old->limits.burst == connection.limits.burst) {

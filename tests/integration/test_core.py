@@ -463,6 +463,32 @@ def test_wrong_password_is_28P01(pgwarden):
     assert 'FATAL:  password authentication failed for user "acme"' in r.stderr
 
 
+def test_password_guessing_is_slowed_down(pgwarden):
+    """Issue 8, brute force: after three failures within a minute from one
+    address for one user, each further failure is answered later (250 ms,
+    doubling), with a warning in the log; other users are not slowed, and a
+    successful login forgives."""
+    user = "guesser-" + harness.new_password()[:8]  # unknown: the mock exchange fails alike
+    mark = pgwarden.log_mark()
+    for _ in range(3):
+        raw_login_error(pgwarden, user, "analytics", "wrong")
+    assert "answering in" not in pgwarden.log_since(mark)
+    for expected in (0.25, 0.5, 1.0):
+        started = time.monotonic()
+        err = raw_login_error(pgwarden, user, "analytics", "wrong")
+        assert time.monotonic() - started >= expected
+        assert err["C"] == "28P01"
+    log = pgwarden.log_since(mark)
+    assert f'user="{user}": authentication failed (6 times within a minute); answering in 1000 ms' \
+        in log, log[-2000:]
+    # Same address, another user: not slowed; the right password forgives.
+    other = pgwarden.log_mark()
+    raw_login_error(pgwarden, "tenant_b", "tenant_b_db", "wrong")
+    assert pgwarden.psql("SELECT 1", "tenant_b", "tenant_b_db").ok
+    raw_login_error(pgwarden, "tenant_b", "tenant_b_db", "wrong")
+    assert "answering in" not in pgwarden.log_since(other)
+
+
 def test_unknown_user_gets_identical_error(pgwarden):
     """An unknown user gets exactly the error a known user with a wrong
     password gets (same fields, only the name differs), so names cannot be probed."""

@@ -14,6 +14,7 @@ add_test(NAME compat.fernet COMMAND /usr/bin/python3 -m pytest -q -p no:cachepro
 set_tests_properties(compat.fernet PROPERTIES ENVIRONMENT FERNET_TOOL=$<TARGET_FILE:fernet_tool>)
 pgwarden_unit_test(deallocate pgwarden_daemon)
 pgwarden_unit_test(session_state pgwarden_daemon)
+pgwarden_unit_test(auth_throttle pgwarden_daemon)
 pgwarden_unit_test(policy pgwarden_policy)
 target_compile_definitions(policy_test PRIVATE PGWARDEN_CLASSIFIER_CORPUS="${PROJECT_SOURCE_DIR}/tests/corpus/classifier")
 pgwarden_unit_test(policy_statements pgwarden_policy)
