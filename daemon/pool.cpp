@@ -4,6 +4,9 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "protocol/backend.h"
+#include "protocol/builder.h"
+#include "protocol/frame.h"
 #include "protocol/sqlstate.h"
 
 namespace pgwarden::daemon {
@@ -30,7 +33,23 @@ bool expired(conf::Seconds limit, Clock::time_point since, Clock::time_point now
   return limit.count() > 0 && now - since >= limit;
 }
 
+//! Bounds what a health check reads: an idle server has nothing to say
+//! beyond a notice or a parameter change.
+constexpr std::size_t kCheckReplyLimit = 64 * 1024;
+
 }  // namespace
+
+std::string_view to_string(ServerInfo::State state) {
+  switch (state) {
+    case ServerInfo::State::Idle:
+      return "idle";
+    case ServerInfo::State::Active:
+      return "active";
+    case ServerInfo::State::Testing:
+      return "testing";
+  }
+  return "unknown";
+}
 
 struct Pool::Waiter {
   explicit Waiter(asio::any_io_executor executor) : timer(std::move(executor)) {}
@@ -54,6 +73,17 @@ struct Pool::WaiterGuard {
   }
 };
 
+//! A server taken out of idle for a check whose coroutine ends abnormally
+//! (its client went away, or the loop stopped) is closed: its reply may be
+//! half read.
+struct Pool::CheckGuard {
+  Pool& pool;
+  std::unique_ptr<ServerConnection>& server;
+  ~CheckGuard() {
+    if (server) pool.drop_checked(std::move(server));
+  }
+};
+
 Pool::Pool(std::string name, catalog::ConnInfo info, conf::PoolSettings settings,
            std::shared_ptr<asio::ssl::context> tls, asio::any_io_executor background)
     : name_(std::move(name)),
@@ -69,12 +99,15 @@ Pool::~Pool() {
 }
 
 awaitable<AcquireResult> Pool::acquire() {
-  const auto deadline =
-      Clock::now() + std::chrono::duration_cast<Clock::duration>(settings_.acquire_timeout);
+  const auto acquire_timeout =
+      std::chrono::duration_cast<Clock::duration>(settings_.acquire_timeout);
+  auto deadline = Clock::now() + acquire_timeout;
   auto executor = co_await asio::this_coro::executor;
   for (;;) {
     std::shared_ptr<Waiter> waiter;
+    std::unique_ptr<ServerConnection> to_check;
     bool open_new = false;
+    bool held = false;
     {
       std::unique_lock lock(mutex_);
       if (shut_down_) {
@@ -82,23 +115,42 @@ awaitable<AcquireResult> Pool::acquire() {
             protocol::sqlstate::kAdminShutdown, "pgwarden is closing this connection's pool", {}};
       }
       used_ = true;
-      while (!idle_.empty()) {
+      const auto now = Clock::now();
+      while (!paused_ && !idle_.empty()) {
         auto server = std::move(idle_.back());
         idle_.pop_back();
         if (server->has_pending_input()) {
+          tracked_.erase(server.get());
           --total_;
           lock.unlock();
           server->close();
           lock.lock();
           continue;
         }
+        if (check_due_locked(*server, now)) {
+          // Idle for a whole period and not checked by the janitor yet:
+          // check it before the client gets it (PgBouncer's server_check_delay).
+          track_locked(*server, ServerInfo::State::Testing, now);
+          ++testing_;
+          to_check = std::move(server);
+          break;
+        }
+        track_locked(*server, ServerInfo::State::Active, now);
         ++counters_.leases;
         co_return std::move(server);
       }
-      if (total_ < settings_.max_size) {
+      if (to_check) {
+        // Checked below, outside the lock.
+      } else if (paused_) {
+        // PAUSE holds new transactions without a deadline, as PgBouncer does.
+        waiter = std::make_shared<Waiter>(executor);
+        waiter->timer.expires_at(Clock::time_point::max());
+        waiters_.push_back(waiter);
+        held = true;
+      } else if (total_ < settings_.max_size) {
         ++total_;
         open_new = true;
-      } else if (Clock::now() < deadline) {
+      } else if (now < deadline) {
         waiter = std::make_shared<Waiter>(executor);
         waiter->timer.expires_at(deadline);
         waiters_.push_back(waiter);
@@ -111,6 +163,22 @@ awaitable<AcquireResult> Pool::acquire() {
             fmt::format("All {} server connections are busy; retry, or raise max_size.",
                         settings_.max_size)};
       }
+    }
+    if (to_check) {
+      CheckGuard guard{*this, to_check};
+      const bool healthy = co_await check_server(*to_check);
+      if (!healthy) {
+        drop_checked(std::move(to_check));
+        continue;  // the next idle server, or a new one in the slot just freed
+      }
+      std::lock_guard lock(mutex_);
+      --testing_;
+      ++counters_.health_checks;
+      const auto now = Clock::now();
+      tracked_[to_check.get()].checked_at = now;
+      track_locked(*to_check, ServerInfo::State::Active, now);
+      ++counters_.leases;
+      co_return std::move(to_check);
     }
     if (open_new) {
       auto result = co_await open_server();
@@ -129,8 +197,10 @@ awaitable<AcquireResult> Pool::acquire() {
       ++counters_.leases;
       co_return std::move(waiter->server);
     }
-    // Woken because capacity freed up, or timed out: both go round again; the
-    // deadline check above turns the latter into an error.
+    // Time spent paused does not count against acquire_timeout.
+    if (held && !paused_) deadline = Clock::now() + acquire_timeout;
+    // Woken because capacity freed up, by resume(), or timed out: all go round
+    // again; the deadline check above turns a timeout into an error.
   }
 }
 
@@ -149,6 +219,14 @@ awaitable<AcquireResult> Pool::open_server() {
   spdlog::debug("pool \"{}\": opened server connection (backend pid {})", name_,
                 server->backend_pid());
   std::lock_guard lock(mutex_);
+  auto& tracked = tracked_[server.get()];
+  tracked = Tracked{.state = ServerInfo::State::Active,
+                    .since = Clock::now(),
+                    .checked_at = {},
+                    .created_at = server->created_at(),
+                    .backend_pid = server->backend_pid(),
+                    .endpoint = server->endpoint(),
+                    .tls = server->uses_tls()};
   if (!welcome_) welcome_ = server->parameters();
   fill_to_min_locked();
   co_return std::move(server);
@@ -176,6 +254,7 @@ void Pool::release(std::unique_ptr<ServerConnection> server, bool reusable) {
   const auto now = Clock::now();
   std::unique_lock lock(mutex_);
   if (!reusable || shut_down_ || expired(settings_.server_lifetime, server->created_at(), now)) {
+    tracked_.erase(server.get());
     --total_;
     wake_one_locked();
     lock.unlock();
@@ -183,12 +262,15 @@ void Pool::release(std::unique_ptr<ServerConnection> server, bool reusable) {
     return;
   }
   server->mark_idle();
+  track_locked(*server, ServerInfo::State::Idle, now);
   hand_over_locked(server);
   if (server) idle_.push_back(std::move(server));
 }
 
 void Pool::hand_over_locked(std::unique_ptr<ServerConnection>& server) {
-  if (waiters_.empty()) return;
+  // While paused a released server goes idle; resume() wakes the waiters.
+  if (waiters_.empty() || paused_) return;
+  track_locked(*server, ServerInfo::State::Active, Clock::now());
   auto waiter = std::move(waiters_.front());
   waiters_.pop_front();
   waiter->server = std::move(server);
@@ -212,6 +294,7 @@ std::optional<ParameterMap> Pool::welcome() const {
 void Pool::maintain() {
   const auto now = Clock::now();
   std::vector<std::unique_ptr<ServerConnection>> doomed;
+  std::vector<std::unique_ptr<ServerConnection>> to_check;
   {
     std::lock_guard lock(mutex_);
     for (auto it = idle_.begin(); it != idle_.end();) {
@@ -220,9 +303,16 @@ void Pool::maintain() {
                            expired(settings_.server_idle_timeout, server->idle_since(), now);
       if (surplus || expired(settings_.server_lifetime, server->created_at(), now) ||
           server->has_pending_input()) {
+        tracked_.erase(server.get());
         doomed.push_back(std::move(server));
         it = idle_.erase(it);
         --total_;
+      } else if (check_due_locked(*server, now)) {
+        // Out of idle while checked, so acquire() cannot hand it out meanwhile.
+        track_locked(*server, ServerInfo::State::Testing, now);
+        ++testing_;
+        to_check.push_back(std::move(server));
+        it = idle_.erase(it);
       } else {
         ++it;
       }
@@ -230,6 +320,169 @@ void Pool::maintain() {
     fill_to_min_locked();
   }
   for (auto& server : doomed) server->close();
+  for (auto& server : to_check) {
+    // Its own strand, as for fill_to_min_locked: the check's watchdog and
+    // its reads must not run at once.
+    asio::co_spawn(asio::make_strand(background_),
+                   check_in_background(shared_from_this(), std::move(server)), asio::detached);
+  }
+}
+
+awaitable<void> Pool::check_in_background(std::shared_ptr<Pool> self,
+                                          std::unique_ptr<ServerConnection> server) {
+  CheckGuard guard{*self, server};
+  const bool healthy = co_await self->check_server(*server);
+  self->finish_check(std::move(server), healthy);
+}
+
+awaitable<bool> Pool::check_server(ServerConnection& server) {
+  auto executor = co_await asio::this_coro::executor;
+  // Past connect_timeout the socket is closed under the read, which then
+  // fails: a silent server (lost network, frozen host) fails its check.
+  Watchdog deadline(executor, settings_.connect_timeout, [&server] {
+    error_code ignored;
+    server.socket().close(ignored);
+  });
+  std::string out;
+  protocol::put_query(out, "");
+  if (auto [ec, n] = co_await server.write(asio::buffer(out)); ec) co_return false;
+  std::string in;
+  std::array<char, 1024> chunk;
+  bool empty_query_seen = false;
+  const protocol::BackendLimits limits{.max_message_size = kCheckReplyLimit};
+  for (;;) {
+    auto [ec, n] = co_await server.read_some(asio::buffer(chunk));
+    if (ec) co_return false;
+    in.append(chunk.data(), n);
+    std::size_t used = 0;
+    for (;;) {
+      const auto result =
+          protocol::decode_backend_frame(protocol::as_bytes(in).subspan(used), limits);
+      if (result.status == protocol::DecodeStatus::Error) co_return false;
+      if (result.status == protocol::DecodeStatus::NeedMore) break;
+      used += result.frame.total_size;
+      const auto body = result.frame.body;
+      switch (static_cast<protocol::BackendType>(result.frame.type)) {
+        case protocol::BackendType::EmptyQueryResponse:
+          empty_query_seen = true;
+          break;
+        case protocol::BackendType::NoticeResponse:
+        case protocol::BackendType::NotificationResponse:
+          break;
+        case protocol::BackendType::ParameterStatus:
+          // Keep the server's view current: clients are synced against it.
+          if (auto status = protocol::decode_parameter_status(body)) {
+            server.parameters()[std::string(status->name)] = std::string(status->value);
+          }
+          break;
+        case protocol::BackendType::ReadyForQuery: {
+          const auto status = protocol::decode_ready_for_query(body);
+          // Anything after the 'Z' would be unexplained input: not clean.
+          co_return empty_query_seen&& used == in.size() &&
+              status&&* status == protocol::TxStatus::Idle;
+        }
+        default:
+          co_return false;  // an ErrorResponse (e.g. FATAL 57P01) or anything unexpected
+      }
+    }
+    in.erase(0, used);
+    if (in.size() > kCheckReplyLimit) co_return false;
+  }
+}
+
+void Pool::finish_check(std::unique_ptr<ServerConnection> server, bool healthy) {
+  if (!healthy) {
+    drop_checked(std::move(server));
+    return;
+  }
+  const auto now = Clock::now();
+  std::unique_lock lock(mutex_);
+  --testing_;
+  ++counters_.health_checks;
+  if (shut_down_) {
+    tracked_.erase(server.get());
+    --total_;
+    lock.unlock();
+    server->close();
+    return;
+  }
+  auto& tracked = tracked_[server.get()];
+  tracked.checked_at = now;
+  tracked.state = ServerInfo::State::Idle;
+  tracked.since = server->idle_since();
+  hand_over_locked(server);
+  // Back where it was: front = least recently used, so server_idle_timeout
+  // still shrinks the pool past a server that only passed checks.
+  if (server) idle_.push_front(std::move(server));
+}
+
+void Pool::drop_checked(std::unique_ptr<ServerConnection> server) {
+  {
+    std::lock_guard lock(mutex_);
+    --testing_;
+    ++counters_.health_checks;
+    ++counters_.health_check_failures;
+    tracked_.erase(server.get());
+    --total_;
+    wake_one_locked();
+    fill_to_min_locked();
+  }
+  spdlog::warn("pool \"{}\": server connection (backend pid {}) failed its health check; closed",
+               name_, server->backend_pid());
+  server->close();
+}
+
+void Pool::track_locked(const ServerConnection& server, ServerInfo::State state,
+                        Clock::time_point now) {
+  auto& tracked = tracked_[&server];
+  tracked.state = state;
+  tracked.since = now;
+}
+
+bool Pool::check_due_locked(const ServerConnection& server, Clock::time_point now) const {
+  if (settings_.health_check_period.count() <= 0) return false;
+  auto last = server.idle_since();
+  if (auto it = tracked_.find(&server); it != tracked_.end()) {
+    last = std::max(last, it->second.checked_at);
+  }
+  return expired(settings_.health_check_period, last, now);
+}
+
+void Pool::pause() {
+  std::lock_guard lock(mutex_);
+  if (!paused_) spdlog::info("pool \"{}\": paused; new transactions wait for RESUME", name_);
+  paused_ = true;
+}
+
+void Pool::resume() {
+  std::lock_guard lock(mutex_);
+  if (!paused_) return;
+  paused_ = false;
+  spdlog::info("pool \"{}\": resumed; {} waiting client(s) go on", name_, waiters_.size());
+  // Each goes round acquire() again: an idle server, a new one, or a queue
+  // place with a fresh acquire_timeout.
+  while (!waiters_.empty()) wake_one_locked();
+}
+
+bool Pool::paused() const {
+  std::lock_guard lock(mutex_);
+  return paused_;
+}
+
+std::vector<ServerInfo> Pool::servers() const {
+  const auto now = Clock::now();
+  std::vector<ServerInfo> list;
+  std::lock_guard lock(mutex_);
+  list.reserve(tracked_.size());
+  for (const auto& [server, tracked] : tracked_) {
+    list.push_back(ServerInfo{.state = tracked.state,
+                              .backend_pid = tracked.backend_pid,
+                              .endpoint = tracked.endpoint,
+                              .tls = tracked.tls,
+                              .age = now - tracked.created_at,
+                              .in_state = now - tracked.since});
+  }
+  return list;
 }
 
 void Pool::shut_down() {
@@ -238,6 +491,7 @@ void Pool::shut_down() {
     std::lock_guard lock(mutex_);
     shut_down_ = true;
     total_ -= static_cast<std::uint32_t>(idle_.size());
+    for (const auto& server : idle_) tracked_.erase(server.get());
     doomed.swap(idle_);
     while (!waiters_.empty()) wake_one_locked();
   }
@@ -249,7 +503,9 @@ PoolStats Pool::stats() const {
   PoolStats stats = counters_;
   stats.total = total_;
   stats.idle = static_cast<std::uint32_t>(idle_.size());
+  stats.testing = testing_;
   stats.waiting = static_cast<std::uint32_t>(waiters_.size());
+  stats.paused = paused_;
   return stats;
 }
 

@@ -10,7 +10,9 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <variant>
+#include <vector>
 
 #include "catalog/conninfo.h"
 #include "conf/config.h"
@@ -31,11 +33,29 @@ using AcquireResult = std::variant<std::unique_ptr<ServerConnection>, AcquireErr
 struct PoolStats {
   std::uint32_t total = 0;  //!< open or being opened
   std::uint32_t idle = 0;
-  std::uint32_t waiting = 0;  //!< clients queued for a server
+  std::uint32_t testing = 0;  //!< taken out of idle for a health check (in total, not idle)
+  std::uint32_t waiting = 0;  //!< clients queued for a server (paused or pool full)
+  bool paused = false;
   std::uint64_t leases = 0;
   std::uint64_t connect_failures = 0;
   std::uint64_t wait_timeouts = 0;
+  std::uint64_t health_checks = 0;          //!< empty queries sent to idle servers
+  std::uint64_t health_check_failures = 0;  //!< ...that failed or timed out (server closed)
 };
+
+//! One open server connection, as SHOW SERVERS lists it.
+struct ServerInfo {
+  enum class State { Idle, Active, Testing };
+  State state = State::Idle;
+  std::uint32_t backend_pid = 0;
+  tcp::endpoint endpoint;  //!< the server's address
+  bool tls = false;
+  Clock::duration age{};       //!< since the connection was opened
+  Clock::duration in_state{};  //!< since it went idle, was leased, or its check began
+};
+
+//! "idle", "active" or "testing".
+std::string_view to_string(ServerInfo::State state);
 
 class Pool : public std::enable_shared_from_this<Pool> {
  public:
@@ -62,9 +82,21 @@ class Pool : public std::enable_shared_from_this<Pool> {
   std::optional<ParameterMap> welcome() const;
 
   //! Periodic upkeep (janitor): closes servers idle past server_idle_timeout
-  //! down to min_size, past server_lifetime, or with unexpected input, and
-  //! refills to min_size once the pool has been used.
+  //! down to min_size, past server_lifetime, or with unexpected input;
+  //! starts a health check (in the background, the server out of idle
+  //! meanwhile) of each server idle or unchecked for health_check_period;
+  //! and refills to min_size once the pool has been used.
   void maintain();
+
+  //! PAUSE: leased servers finish their transactions; acquire() calls wait
+  //! (without acquire_timeout) until resume(). Idempotent.
+  void pause();
+  //! RESUME: wakes the waiting clients, each with a fresh acquire_timeout.
+  void resume();
+  bool paused() const;
+
+  //! Every open server (not those still logging in), for SHOW SERVERS.
+  std::vector<ServerInfo> servers() const;
 
   //! Closes idle servers and refuses further leases.
   void shut_down();
@@ -83,11 +115,37 @@ class Pool : public std::enable_shared_from_this<Pool> {
  private:
   struct Waiter;
   struct WaiterGuard;
+  struct CheckGuard;
+  //! What the pool remembers of each open server, whoever holds it. A copy,
+  //! so listing never touches a server another thread is using.
+  struct Tracked {
+    ServerInfo::State state = ServerInfo::State::Idle;
+    Clock::time_point since;
+    Clock::time_point checked_at;  //!< last passed health check (epoch: never)
+    Clock::time_point created_at;
+    std::uint32_t backend_pid = 0;
+    tcp::endpoint endpoint;
+    bool tls = false;
+  };
 
   awaitable<AcquireResult> open_server();
   void fill_to_min_locked();
   void wake_one_locked();
   void hand_over_locked(std::unique_ptr<ServerConnection>& server);
+  void track_locked(const ServerConnection& server, ServerInfo::State state, Clock::time_point now);
+  //! True when health checks are on and the server has been neither used nor
+  //! checked for health_check_period.
+  bool check_due_locked(const ServerConnection& server, Clock::time_point now) const;
+  //! Sends an empty Query and expects EmptyQueryResponse and ReadyForQuery
+  //! 'I' within connect_timeout. Runs on the caller's strand.
+  awaitable<bool> check_server(ServerConnection& server);
+  static awaitable<void> check_in_background(std::shared_ptr<Pool> self,
+                                             std::unique_ptr<ServerConnection> server);
+  //! A background check ended: back to idle (or to a waiter), or closed.
+  void finish_check(std::unique_ptr<ServerConnection> server, bool healthy);
+  //! Forgets and closes a server taken out for a check that failed or was
+  //! abandoned.
+  void drop_checked(std::unique_ptr<ServerConnection> server);
 
   const std::string name_;
   const catalog::ConnInfo info_;
@@ -101,6 +159,9 @@ class Pool : public std::enable_shared_from_this<Pool> {
   std::uint32_t total_ = 0;
   bool used_ = false;
   bool shut_down_ = false;
+  bool paused_ = false;
+  std::uint32_t testing_ = 0;
+  std::unordered_map<const ServerConnection*, Tracked> tracked_;
   std::optional<ParameterMap> welcome_;
   PoolStats counters_;
 };
