@@ -25,6 +25,7 @@ set(_pgwarden_integration_files
   test_pgjdbc.py
   test_faults.py
   test_hostile.py
+  test_pool_health.py
 )
 
 # One ctest entry per pytest file; extra "NAME=value" environment entries may
