@@ -122,7 +122,11 @@ std::string Proxy::prepare() {
                                           config, make_admin_hooks(), settings);
     admin_server_ =
         std::make_unique<admin::AdminServer>(io_.get_executor(), admin_api_, *admin_token_);
-    if (auto error = admin_server_->listen(config->admin); !error.empty()) return error;
+    // With reuse_port, a new instance binds the admin port too (rolling restart).
+    if (auto error = admin_server_->listen(config->admin, config->server.reuse_port);
+        !error.empty()) {
+      return error;
+    }
   } else {
     spdlog::info(
         "no admin token configured ([admin] token_file or PGWARDEN_ADMIN_TOKEN): "
@@ -327,6 +331,10 @@ admin::AdminHooks Proxy::make_admin_hooks() {
     return out.text();
   };
   hooks.connections_changed = [this] { catalog_changed(); };
+  hooks.reload = [this] {
+    spdlog::info("admin API: reloading the configuration");
+    return reload();
+  };
   hooks.users_changed = [this] { catalog_changed(); };
   hooks.check_query = [](const std::string& sql, std::string& why) {
     static const policy::Classifier guard;  // thread-safe; caches decisions

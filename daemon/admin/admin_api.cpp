@@ -95,6 +95,15 @@ Response AdminApi::route(const Request& request) {
   if (s.size() == 2 && s[1] == "pools") {
     return is(request, "GET") ? from_hook(hooks_.pools, "pools") : method_not_allowed("GET");
   }
+  if (s.size() == 2 && s[1] == "reload") {
+    if (!is(request, "POST")) return method_not_allowed("POST");
+    if (!hooks_.reload) return Response::error(404, "no such endpoint");
+    // Config errors name file, line and key, never a value: safe to return.
+    if (auto error = hooks_.reload(); !error.empty()) {
+      return Response::error(422, "reload failed, keeping the running configuration: " + error);
+    }
+    return Response::json(200, json::object{{"status", "reloaded"}});
+  }
   if (s.size() == 2 && s[1] == "clients") {
     return is(request, "GET") ? from_hook(hooks_.clients, "clients") : method_not_allowed("GET");
   }

@@ -47,6 +47,9 @@ struct AdminHooks {
   //! The data path's SELECT-only policy for POST .../test: true to allow;
   //! false with `why` set to deny. Worker thread.
   std::function<bool(const std::string& sql, std::string& why)> check_query;
+  //! POST /api/reload: re-read the configuration file as SIGHUP does; empty
+  //! on success, else why it was not applied. Worker thread.
+  std::function<std::string()> reload;
 };
 
 struct ApiSettings {

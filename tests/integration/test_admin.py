@@ -617,5 +617,28 @@ def test_full_cycle_through_the_daemon(world):
                            "the deleted connection to refuse new sessions")
         for secret in (world.roles["analyst"], password, token):
             assert secret not in d.log
+
+        # POST /api/reload re-reads the file as SIGHUP does: a good file is
+        # applied (a new user and connection serve at once), a bad one is
+        # refused with the loader's complaint and the running one kept.
+        assert api.get("/api/reload").status == 405
+        text = d.config_path.read_text()
+        d.users["reloaded"] = harness.new_password()
+        url = world.pg.url("analytics", "analyst", world.roles["analyst"])
+        d.config_path.write_text(
+            text + f"\n[[users]]\nname = \"reloaded\"\n"
+            f"password = {harness.toml_str(d.verifier(d.users['reloaded']))}\n"
+            f"[[connections]]\nuser = \"reloaded\"\nname = \"fresh\"\n"
+            f"connection_string_encrypted = {harness.toml_str(d.encrypt(url))}\n")
+        r = api.post("/api/reload", {})
+        assert (r.status, r.json) == (200, {"status": "reloaded"}), r.text
+        assert ok("reloaded", "fresh").stdout == "2000"
+        d.config_path.write_text(text + "\n[[connections]]\nuser = \"ghost\"\nname = \"x\"\n"
+                                 "connection_string_encrypted = \"x\"\n")
+        r = api.post("/api/reload", {})
+        assert r.status == 422, r.text
+        assert r.json["error"].startswith("reload failed, keeping the running configuration: ")
+        assert 'no [[users]] entry is named "ghost"' in r.json["error"]
+        assert ok("reloaded", "fresh").ok
     finally:
         d.cleanup()
