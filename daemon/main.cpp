@@ -128,8 +128,8 @@ int serve(const std::string& config_path) {
   if (!keys) return 2;
   auto store = store_or_report(*config);
   if (!store) return 1;
-  auto token =
-      pgwarden::daemon::admin::load_admin_token(config->admin, std::getenv("PGWARDEN_ADMIN_TOKEN"));
+  auto token = pgwarden::daemon::admin::load_admin_token(
+      config->admin, std::getenv("PGWARDEN_ADMIN_TOKEN"), std::getenv("CREDENTIALS_DIRECTORY"));
   ::unsetenv("PGWARDEN_ADMIN_TOKEN");  // like ENCRYPTION_KEY: not for children or /proc readers
   if (!token.error.empty()) {
     std::cerr << "pgwarden: " << token.error << "\n";

@@ -8,6 +8,7 @@
 #include <charconv>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 namespace pgwarden::daemon::admin {
@@ -47,7 +48,23 @@ bool iequals(std::string_view a, std::string_view b) {
 
 }  // namespace
 
-TokenSource load_admin_token(const conf::AdminSettings& settings, const char* env_token) {
+namespace {
+
+// A systemd credential (LoadCredential=/LoadCredentialEncrypted=), if the
+// service has one of that name.
+std::optional<std::string> read_credential(const char* directory, std::string_view name) {
+  if (directory == nullptr || *directory == '\0') return std::nullopt;
+  std::ifstream file(std::string(directory) + "/" + std::string(name), std::ios::binary);
+  if (!file) return std::nullopt;
+  std::ostringstream content;
+  content << file.rdbuf();
+  return content.str();
+}
+
+}  // namespace
+
+TokenSource load_admin_token(const conf::AdminSettings& settings, const char* env_token,
+                             const char* credentials_dir) {
   TokenSource source;
   std::string text;
   std::string origin;
@@ -64,6 +81,9 @@ TokenSource load_admin_token(const conf::AdminSettings& settings, const char* en
   } else if (env_token != nullptr && *env_token != '\0') {
     origin = "PGWARDEN_ADMIN_TOKEN";
     text = env_token;
+  } else if (auto credential = read_credential(credentials_dir, "admin_token")) {
+    origin = "the systemd credential admin_token";
+    text = std::move(*credential);
   } else {
     return source;  // no token configured: the API stays off
   }

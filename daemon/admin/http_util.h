@@ -26,9 +26,12 @@ struct TokenSource {
 };
 
 //! Reads [admin] token_file (surrounding whitespace trimmed) or, when no file
-//! is configured, `env_token` (PGWARDEN_ADMIN_TOKEN; may be null). Errors
-//! name the file, never its content.
-TokenSource load_admin_token(const conf::AdminSettings& settings, const char* env_token);
+//! is configured, `env_token` (PGWARDEN_ADMIN_TOKEN; may be null), or else
+//! the systemd credential "admin_token" in `credentials_dir`
+//! ($CREDENTIALS_DIRECTORY; may be null). Errors name the file, never its
+//! content.
+TokenSource load_admin_token(const conf::AdminSettings& settings, const char* env_token,
+                             const char* credentials_dir = nullptr);
 
 //! The token of an "Authorization: Bearer <token>" value (scheme
 //! case-insensitive), or nullopt.

@@ -77,6 +77,18 @@ BOOST_AUTO_TEST_CASE(token_sources) {
   auto missing = load_admin_token(settings, nullptr);
   BOOST_TEST(!missing.token.has_value());
   BOOST_TEST(missing.error.find(file.string()) != std::string::npos);
+
+  // The systemd credential admin_token, when neither file nor variable is set.
+  settings.token_file.clear();
+  const fs::path dir = fs::temp_directory_path() / ("pgwarden-creds-" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  std::ofstream(dir / "admin_token") << "credential-token-0123456789\n";
+  BOOST_TEST(load_admin_token(settings, nullptr, dir.c_str()).token.value_or("") ==
+             "credential-token-0123456789");
+  BOOST_TEST(load_admin_token(settings, "0123456789abcdef-env", dir.c_str()).token.value_or("") ==
+             "0123456789abcdef-env");
+  fs::remove_all(dir);
+  BOOST_TEST(!load_admin_token(settings, nullptr, dir.c_str()).token.has_value());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
