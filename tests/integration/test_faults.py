@@ -19,13 +19,12 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import struct
 import subprocess
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
-import psycopg
 import pytest
 
 import faultkit
@@ -358,14 +357,17 @@ def test_stopped_backend_query_timeout(fw, victim, bystander):
                        "the stopped statement to end after SIGCONT")
 
 
-def cluster_pids(pg: harness.PostgresCluster) -> list[int]:
-    """The postmaster and its children (backends and auxiliary processes)."""
-    postmaster = int((pg.data / "postmaster.pid").read_text().split()[0])
-    pids = [postmaster]
+def postmaster_pid(pg: harness.PostgresCluster) -> int:
+    return int((pg.data / "postmaster.pid").read_text().split()[0])
+
+
+def children_of(postmaster: int) -> list[int]:
+    """The postmaster's children (backends and auxiliary processes)."""
+    pids = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
-                stat = open(f"/proc/{entry}/stat").read()
+                stat = Path(f"/proc/{entry}/stat").read_text()
             except OSError:
                 continue
             if int(stat.rsplit(")", 1)[1].split()[1]) == postmaster:
@@ -381,11 +383,16 @@ def test_stopped_server_statement_times_out(fw, victim, bystander):
     session runs statements again."""
     with login(fw, "stoppable") as client:
         assert client.query("SELECT 1")[0] == [["1"]]
-        pids = cluster_pids(victim.pg)
+        postmaster = postmaster_pid(victim.pg)
         stopped = []
         try:
-            for pid in pids:
-                os.kill(pid, signal.SIGSTOP)
+            # The postmaster first, so that it forks nothing we would miss; a
+            # child may exit before its turn.
+            for pid in [postmaster, *children_of(postmaster)]:
+                try:
+                    os.kill(pid, signal.SIGSTOP)
+                except ProcessLookupError:
+                    continue
                 stopped.append(pid)
             sent = time.monotonic()
             client.send(query_message("SELECT count(*) FROM loans"))
@@ -400,7 +407,10 @@ def test_stopped_server_statement_times_out(fw, victim, bystander):
             bystander.check()
         finally:
             for pid in stopped:
-                os.kill(pid, signal.SIGCONT)
+                try:
+                    os.kill(pid, signal.SIGCONT)
+                except ProcessLookupError:
+                    pass
         client.sock.settimeout(faultkit.CALL_TIMEOUT)
 
         def runs() -> bool:
