@@ -23,6 +23,8 @@ namespace sqlstate = protocol::sqlstate;
 
 //! PostgreSQL caps SASL messages at this size (auth-sasl.c).
 constexpr std::size_t kMaxSaslMessage = 1024;
+// The virtual database of the admin console, as PgBouncer's "pgbouncer".
+constexpr std::string_view kConsoleDatabase = "pgwarden";
 
 bool iequals(std::string_view a, std::string_view b) {
   return std::ranges::equal(a, b, [](char x, char y) {
@@ -69,7 +71,9 @@ awaitable<void> ClientSession::run() {
   idle_timer_ = asio::steady_timer(strand_);
   error_code ignored;
   client_.socket().set_option(tcp::no_delay(true), ignored);
-  client_address_ = client_.socket().remote_endpoint(ignored).address().to_string();
+  const auto peer = client_.socket().remote_endpoint(ignored);
+  client_address_ = peer.address().to_string();
+  client_port_ = peer.port();
   log_tag_ = fmt::format("client addr={}", client_address_);
 
   // Startup and authentication must finish in time; past the deadline the
@@ -84,6 +88,10 @@ awaitable<void> ClientSession::run() {
     logged_in = co_await handshake();
   }
   if (!logged_in) co_return;
+  if (console_) {
+    co_await serve_console();
+    co_return;
+  }
   last_activity_ = Clock::now();
   arm_idle_timer();
   co_await relay();
@@ -110,6 +118,7 @@ awaitable<bool> ClientSession::handshake() {
 
   if (!co_await accept_startup_parameters(packet)) co_return false;
   if (!co_await authenticate()) co_return false;
+  if (database_ == kConsoleDatabase) co_return co_await attach_console();
   co_return co_await attach_tenant();
 }
 
@@ -307,6 +316,90 @@ awaitable<bool> ClientSession::authenticate() {
   co_return true;
 }
 
+awaitable<bool> ClientSession::attach_console() {
+  if (context_.draining.load()) {
+    co_await send_fatal(sqlstate::kAdminShutdown, "pgwarden is shutting down");
+    co_return false;
+  }
+  const auto& admins = config_->admin.users;
+  if (!context_.console || std::find(admins.begin(), admins.end(), user_) == admins.end()) {
+    spdlog::info("{} user={:?}: refused the admin console", log_tag_, user_);
+    co_await send_fatal(sqlstate::kInvalidAuthorization,
+                        fmt::format("user \"{}\" may not use the admin console", user_),
+                        "Admin console users are listed in [admin] users.");
+    co_return false;
+  }
+  console_ = true;
+  std::string out;
+  // What psql needs to start; the version tells it this is no PostgreSQL.
+  proto::put_parameter_status(out, "server_version", "15.0 (pgwarden " PGWARDEN_VERSION ")");
+  proto::put_parameter_status(out, "server_encoding", "UTF8");
+  proto::put_parameter_status(out, "client_encoding", "UTF8");
+  proto::put_parameter_status(out, "DateStyle", "ISO, MDY");
+  proto::put_parameter_status(out, "integer_datetimes", "on");
+  proto::put_parameter_status(out, "standard_conforming_strings", "on");
+  uses_tls_ = client_.uses_tls();
+  const ClientKey key = context_.sessions.add(weak_from_this());
+  client_pid_ = key.pid;
+  log_tag_ = fmt::format("client={} user={:?} db={:?} addr={}", client_pid_, user_, database_,
+                         client_address_);
+  proto::put_backend_key_data(out, key.pid, key.secret);
+  proto::put_ready_for_query(out, proto::TxStatus::Idle);
+  if (co_await write_all(client_, out)) co_return false;
+  spdlog::info("{}: admin console opened", log_tag_);
+  co_return true;
+}
+
+awaitable<void> ClientSession::serve_console() {
+  const AdminConsole& console = *context_.console;
+  bool skip_until_sync = false;
+  while (!closing_) {
+    auto read = co_await read_frontend_message(client_, client_in_, client_limits_);
+    if (read.status == ReadStatus::Closed) break;
+    if (read.status == ReadStatus::Malformed) {
+      co_await send_fatal(read.error.sqlstate, read.error.message);
+      co_return;
+    }
+    const auto& frame = read.frame;
+    std::string out;
+    switch (static_cast<proto::FrontendType>(frame.type)) {
+      case proto::FrontendType::Query: {
+        skip_until_sync = false;
+        auto query = proto::decode_query(frame.body);
+        if (!query) {
+          co_await send_fatal(sqlstate::kProtocolViolation, "invalid Query message");
+          co_return;
+        }
+        spdlog::info("{}: admin console: {}", log_tag_, query->sql);
+        out = console.handle_query(query->sql);
+        break;
+      }
+      case proto::FrontendType::Parse:
+      case proto::FrontendType::Bind:
+      case proto::FrontendType::Describe:
+      case proto::FrontendType::Execute:
+      case proto::FrontendType::Close:
+      case proto::FrontendType::Flush:
+        if (!skip_until_sync) out = AdminConsole::refuse_extended();
+        skip_until_sync = true;
+        break;
+      case proto::FrontendType::Sync:
+        skip_until_sync = false;
+        proto::put_ready_for_query(out, proto::TxStatus::Idle);
+        break;
+      case proto::FrontendType::Terminate:
+        co_return;
+      default:
+        co_await send_fatal(sqlstate::kProtocolViolation,
+                            "the admin console accepts simple queries only");
+        co_return;
+    }
+    client_in_.consume(frame.total_size);
+    if (!out.empty() && co_await write_all(client_, out)) co_return;
+  }
+  if (!farewell_.empty()) co_await write_all(client_, farewell_);
+}
+
 awaitable<bool> ClientSession::attach_tenant() {
   if (context_.draining.load()) {
     co_await send_fatal(sqlstate::kAdminShutdown, "pgwarden is shutting down");
@@ -344,6 +437,7 @@ awaitable<bool> ClientSession::attach_tenant() {
 
   std::string out;
   for (const auto& [name, value] : shown) proto::put_parameter_status(out, name, value);
+  uses_tls_ = client_.uses_tls();
   const ClientKey key = context_.sessions.add(weak_from_this());
   client_pid_ = key.pid;
   // Every later line about this session names it, its user and connection.

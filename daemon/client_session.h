@@ -32,6 +32,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   //! Set before the session is listed in the registry, fixed afterwards.
   const std::string& user() const { return user_; }
   const std::string& database() const { return database_; }
+  const std::string& address() const { return client_address_; }
+  std::uint16_t port() const { return client_port_; }
+  bool uses_tls() const { return uses_tls_; }
 
   //! Called with (user, database) once a client has logged in.
   std::function<void(const std::string&, const std::string&)> on_login;
@@ -69,6 +72,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   awaitable<bool> accept_startup_parameters(const protocol::StartupPacket& packet);
   awaitable<bool> authenticate();
   awaitable<bool> attach_tenant();
+  //! Database "pgwarden": the admin console, for [admin] users only.
+  awaitable<bool> attach_console();
+  awaitable<void> serve_console();
   awaitable<void> send_fatal(std::string_view sqlstate, std::string_view message,
                              std::string_view hint = {});
   awaitable<bool> read_client_message(protocol::Frame& frame);
@@ -141,6 +147,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   ParameterMap client_parameters_;
   std::uint32_t client_pid_ = 0;
   bool counted_ = false;
+  bool console_ = false;  //!< an admin console session: no tenant, no server
 
   std::shared_ptr<Tenant> tenant_;
   std::shared_ptr<Pool> counted_in_;     //!< the pool whose client count includes us
@@ -169,6 +176,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool in_block_ = false;           //!< the server is inside a transaction block
   std::uint64_t request_rows_ = 0;  //!< rows of the request being answered
   std::string client_address_;
+  std::uint16_t client_port_ = 0;
+  bool uses_tls_ = false;         //!< fixed at login, readable from any thread
   std::string log_tag_;           //!< "client=PID user=... db=... addr=..." for log lines
   bool batch_open_ = false;       //!< extended messages sent since the last Sync
   bool skip_until_sync_ = false;  //!< a refused message: drop the rest of the batch

@@ -12,6 +12,7 @@
 
 #include "catalog/introspect.h"
 #include "daemon/admin/prometheus.h"
+#include "daemon/admin_console_sources.h"
 #include "daemon/client_session.h"
 #include "daemon/client_tls.h"
 #include "daemon/notify.h"
@@ -113,13 +114,14 @@ std::string Proxy::prepare() {
   const auto config = context_.config();
   if (auto error = install(config); !error.empty()) return error;
 
+  auto hooks = make_admin_hooks();
+  context_.console = std::make_shared<const AdminConsole>(make_console_hooks(hooks));
   if (admin_token_) {
     admin::ApiSettings settings;
     settings.schema_cache_ttl =
         std::chrono::duration_cast<std::chrono::milliseconds>(config->catalog.schema_cache_ttl);
-    admin_api_ =
-        std::make_shared<admin::AdminApi>(store_, std::make_shared<const catalog::Fernet>(keys_),
-                                          config, make_admin_hooks(), settings);
+    admin_api_ = std::make_shared<admin::AdminApi>(
+        store_, std::make_shared<const catalog::Fernet>(keys_), config, std::move(hooks), settings);
     admin_server_ =
         std::make_unique<admin::AdminServer>(io_.get_executor(), admin_api_, *admin_token_);
     // With reuse_port, a new instance binds the admin port too (rolling restart).
@@ -269,6 +271,39 @@ void Proxy::refresh_function_rules() {
   });
 }
 
+ConsoleHooks Proxy::make_console_hooks(const admin::AdminHooks& api) {
+  ConsoleHooks hooks;
+  // The same figures as GET /api/pools and /api/clients.
+  hooks.pools = api.pools;
+  hooks.clients = api.clients;
+  hooks.servers = [this] { return console_servers(*context_.tenants()); };
+  hooks.stats = [this] { return console_stats(*context_.tenants()); };
+  hooks.connections = [this] { return console_connections(*context_.tenants()); };
+  hooks.config = [this] { return console_config(*context_.config()); };
+  hooks.version = [] { return std::string("pgwarden " PGWARDEN_VERSION); };
+  hooks.reload = [this] {
+    spdlog::info("admin console: reloading the configuration");
+    return reload();
+  };
+  const auto pool_action = [this](bool pause) {
+    return [this, pause](const std::string& user, const std::string& name) -> std::string {
+      auto tenant = context_.tenants()->find(user, name);
+      if (!tenant) return "no such connection";
+      if (pause) {
+        tenant->pool->pause();
+      } else {
+        tenant->pool->resume();
+      }
+      spdlog::info("admin console: connection {}/{} {}", user, name,
+                   pause ? "paused: new transactions wait" : "resumed");
+      return {};
+    };
+  };
+  hooks.pause = pool_action(true);
+  hooks.resume = pool_action(false);
+  return hooks;
+}
+
 admin::AdminHooks Proxy::make_admin_hooks() {
   admin::AdminHooks hooks;
   hooks.pools = [this] {
@@ -281,8 +316,10 @@ admin::AdminHooks Proxy::make_admin_hooks() {
           {"name", tenant.name},
           {"clients_active", activity.clients.load()},
           {"clients_waiting", stats.waiting},
-          {"servers_active", stats.total - stats.idle},
+          {"servers_active", stats.total - stats.idle - stats.testing},
           {"servers_idle", stats.idle},
+          {"servers_testing", stats.testing},
+          {"paused", stats.paused},
           {"queries", activity.queries.load()},
           {"denials", activity.denials.load()},
           {"rate_limited", activity.rate_limited.load()},
@@ -297,7 +334,10 @@ admin::AdminHooks Proxy::make_admin_hooks() {
     context_.sessions.for_each([&](const auto& session) {
       clients.push_back(boost::json::object{{"pid", session->client_pid()},
                                             {"user", session->user()},
-                                            {"database", session->database()}});
+                                            {"database", session->database()},
+                                            {"address", session->address()},
+                                            {"port", session->port()},
+                                            {"tls", session->uses_tls()}});
     });
     return boost::json::value(boost::json::object{{"clients", std::move(clients)}});
   };

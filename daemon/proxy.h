@@ -50,6 +50,7 @@ class Proxy {
   //! A catalog change (API or another instance): rebuild, off the loop.
   void catalog_changed();
   admin::AdminHooks make_admin_hooks();
+  ConsoleHooks make_console_hooks(const admin::AdminHooks& api);
   //! Reads customer functions' volatility upstream (libpq, on blocking_) for
   //! tenants not read within schema_cache_ttl, and updates their guards.
   void refresh_function_rules();

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "conf/config.h"
+#include "daemon/admin_console.h"
 #include "daemon/auth_throttle.h"
 #include "daemon/session_registry.h"
 #include "daemon/tenants.h"
@@ -49,6 +50,9 @@ class ProxyContext {
   std::atomic<std::uint32_t> clients{0};
   //! Set on SIGTERM: no new logins, sessions leave once idle.
   std::atomic<bool> draining{false};
+  //! Answers sessions of the virtual database "pgwarden"; set before the
+  //! listeners open, then only read.
+  std::shared_ptr<const AdminConsole> console;
   //! Failed logins per (address, user): delays for password guessers.
   AuthThrottle auth_throttle;
   //! Seeds the mock SCRAM exchange for unknown users; random per process.

@@ -18,6 +18,7 @@ set(_pgwarden_integration_files
   test_session_state.py
   test_asyncpg.py
   test_rolling_restart.py
+  test_admin_console.py
   test_guard.py
   test_operations.py
   test_psql_interactive.py
