@@ -28,12 +28,16 @@ constexpr double kMaxSeconds = 365.0 * 24 * 3600;
 constexpr std::string_view kAdminDatabase = "pgwarden";
 constexpr std::string_view kVerifierHint = " (run `pgwarden verifier`)";
 // [pool] keys, also accepted as per-connection overrides.
-constexpr std::array<std::string_view, 9> kPoolKeys = {
-    "min_size",           "max_size",
-    "acquire_timeout",    "connect_timeout",
-    "query_timeout",      "server_idle_timeout",
-    "server_lifetime",    "idle_transaction_timeout",
-    "health_check_period"};
+constexpr std::array<std::string_view, 10> kPoolKeys = {"min_size",
+                                                        "max_size",
+                                                        "acquire_timeout",
+                                                        "connect_timeout",
+                                                        "query_timeout",
+                                                        "server_idle_timeout",
+                                                        "server_lifetime",
+                                                        "idle_transaction_timeout",
+                                                        "health_check_period",
+                                                        "max_prepared_statements"};
 
 // [limits] keys, also accepted as per-connection overrides. query_timeout
 // lives in PoolSettings but may be given here too, where users look for it.
@@ -382,6 +386,9 @@ class Loader {
       pool.idle_transaction_timeout = *v;
     }
     if (auto v = seconds_at(t, "health_check_period", path, false)) pool.health_check_period = *v;
+    if (auto v = uint_at(t, "max_prepared_statements", path, 1, 100'000)) {
+      pool.max_prepared_statements = *v;
+    }
     if (pool.min_size > pool.max_size) {
       // Blame the key this table set; with both inherited, [pool] was wrong.
       const bool own_min = t.get("min_size") != nullptr;

@@ -42,6 +42,10 @@ struct PoolSettings {
   //! query before handing it out again; checks also run on idle servers
   //! every period (0 = never).
   Seconds health_check_period{60};
+  //! Statements pgwarden keeps prepared on each server connection for its
+  //! clients' named statements; the least recently used is closed beyond
+  //! this (PgBouncer's max_prepared_statements).
+  std::uint32_t max_prepared_statements = 200;
 };
 
 //! The query guard's limits: [limits] gives the defaults, a [[connections]]

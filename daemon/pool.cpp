@@ -26,6 +26,7 @@ UpstreamOptions make_upstream_options(const conf::PoolSettings& settings) {
   // query_timeout itself, so its error names the limit and the server stays
   // usable; the server fires only if that cancel never arrives.
   options.statement_timeout = to_ms(settings.query_timeout) + kStatementTimeoutMargin;
+  options.max_prepared_statements = settings.max_prepared_statements;
   return options;
 }
 

@@ -58,6 +58,8 @@ class ServerStatements {
   void remove(const std::string& name);
   void clear();
   std::size_t size() const { return index_.size(); }
+  //! Only before first use (a fresh server connection).
+  void set_capacity(std::size_t capacity) { capacity_ = capacity; }
 
  private:
   std::size_t capacity_;

@@ -256,6 +256,7 @@ awaitable<ConnectResult> connect_once(const catalog::ConnInfo& info, const Upstr
                                       bool use_tls) {
   auto executor = co_await asio::this_coro::executor;
   auto server = std::make_unique<ServerConnection>(tcp::socket(executor));
+  server->statements().set_capacity(options.max_prepared_statements);
   tcp::resolver resolver(executor);
   Watchdog watchdog(executor, options.connect_timeout, [&] {
     resolver.cancel();

@@ -47,6 +47,8 @@ struct UpstreamOptions {
   std::chrono::milliseconds connect_timeout{5000};
   std::chrono::milliseconds statement_timeout{30000};
   std::string application_name = "pgwarden";
+  //! Statements pgwarden keeps prepared per server connection (LRU).
+  std::size_t max_prepared_statements = 200;
 };
 
 class ServerConnection {

@@ -15,6 +15,7 @@ The world they build:
     acme      / slow         -> analyst@analytics, query_timeout = 1 s
     acme      / limited      -> analyst@analytics, 600 queries/minute, burst 3
     acme      / capped       -> analyst@analytics, at most 100 rows / 200 kB per result
+    acme      / tiny_cache   -> analyst@analytics, one server keeping 2 prepared statements
     acme      / unreachable  -> analyst@<a closed port>/analytics
     acme      / badpass      -> analyst with a wrong password
     tenant_a  / tenant_a_db  -> tenant_a@tenant_a_db
@@ -102,6 +103,8 @@ def pgwarden(world):
                               queries_per_minute=600, burst=3)
         daemon.add_connection("acme", "capped", pg.url("analytics", "analyst", r["analyst"]),
                               max_result_rows=100, max_result_bytes=200000)
+        daemon.add_connection("acme", "tiny_cache", pg.url("analytics", "analyst", r["analyst"]),
+                              min_size=1, max_size=1, max_prepared_statements=2)
         daemon.add_connection("acme", "unreachable",
                               pg.url("analytics", "analyst", r["analyst"], port=world.closed_port))
         daemon.add_connection("acme", "badpass",

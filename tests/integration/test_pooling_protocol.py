@@ -267,3 +267,25 @@ def test_cancel_with_a_wrong_key_cancels_nothing(pgwarden):
             canceller.read_until_closed(5)
         rows, status = conn.read_results()
         assert rows == [["3000000"]] and status == b"I"
+
+
+def test_prepared_statement_cache_is_bounded_per_server(pgwarden):
+    """max_prepared_statements = 2 on a one-server pool: six named
+    statements used in turn all answer correctly (the evicted ones are closed
+    upstream and prepared again), and the server never holds more than two."""
+    async def main() -> list[int]:
+        conn = await asyncpg.connect(**pgwarden.connect_kwargs("acme", "tiny_cache"))
+        try:
+            statements = [await conn.prepare(f"SELECT $1::int + {i}") for i in range(6)]
+            answers = []
+            for round_ in range(3):
+                for i, stmt in enumerate(statements):
+                    answers.append(await stmt.fetchval(round_ * 10))
+                    held = await conn.fetchval("SELECT count(*) FROM pg_prepared_statements")
+                    assert held <= 2, held
+            return answers
+        finally:
+            await conn.close()
+
+    answers = asyncio.run(asyncio.wait_for(main(), 60))
+    assert answers == [r * 10 + i for r in range(3) for i in range(6)]

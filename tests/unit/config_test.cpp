@@ -450,6 +450,8 @@ BOOST_AUTO_TEST_CASE(tls_reuse_port_health_and_admin_users) {
              "admin.socket: a Unix socket must be an absolute path");
   BOOST_TEST(what("[admin]\nusers = \"ops\"") == "admin.users: must be a list of user names");
   BOOST_TEST(what("[pool]\nhealth_check_period = -1").starts_with("pool.health_check_period:"));
+  BOOST_TEST(what("[pool]\nmax_prepared_statements = 0") ==
+             "pool.max_prepared_statements: must be between 1 and 100000");
 
   const auto c =
       ok("[server]\nreuse_port = true\n[server.tls]\nmode = \"require\"\ncert_file = \"/c.pem\"\n"
@@ -614,6 +616,7 @@ BOOST_AUTO_TEST_CASE(example_file_loads) {
   BOOST_TEST(c.pool.idle_transaction_timeout.count() ==
              defaults.pool.idle_transaction_timeout.count());
   BOOST_TEST(c.pool.health_check_period.count() == defaults.pool.health_check_period.count());
+  BOOST_TEST(c.pool.max_prepared_statements == defaults.pool.max_prepared_statements);
   BOOST_TEST(c.server.reuse_port == defaults.server.reuse_port);
   BOOST_TEST(c.server.tls.mode == defaults.server.tls.mode);
   BOOST_TEST(c.server.tls.min_version == defaults.server.tls.min_version);
