@@ -161,7 +161,9 @@ awaitable<bool> ClientSession::read_startup_packet(proto::StartupPacket& packet)
         auto tls = ssl ? context_.client_tls() : nullptr;
         if (co_await write_all(client_, tls ? "S" : "N")) co_return false;
         if (tls) {
-          if (auto ec = co_await client_.start_tls(*tls)) {
+          auto [ec] = co_await client_.wrap_tls(*tls).async_handshake(
+              asio::ssl::stream_base::server, use_nothrow);
+          if (ec) {
             spdlog::info("{}: TLS handshake failed: {}", log_tag_, ec.message());
             co_return false;
           }
@@ -316,6 +318,18 @@ awaitable<bool> ClientSession::authenticate() {
   co_return true;
 }
 
+awaitable<bool> ClientSession::finish_login(std::string& out) {
+  uses_tls_ = client_.uses_tls();
+  const ClientKey key = context_.sessions.add(weak_from_this());
+  client_pid_ = key.pid;
+  // Every later line about this session names it, its user and database.
+  log_tag_ = fmt::format("client={} user={:?} db={:?} addr={}", client_pid_, user_, database_,
+                         client_address_);
+  proto::put_backend_key_data(out, key.pid, key.secret);
+  proto::put_ready_for_query(out, proto::TxStatus::Idle);
+  co_return !co_await write_all(client_, out);
+}
+
 awaitable<bool> ClientSession::attach_console() {
   if (context_.draining.load()) {
     co_await send_fatal(sqlstate::kAdminShutdown, "pgwarden is shutting down");
@@ -338,14 +352,7 @@ awaitable<bool> ClientSession::attach_console() {
   proto::put_parameter_status(out, "DateStyle", "ISO, MDY");
   proto::put_parameter_status(out, "integer_datetimes", "on");
   proto::put_parameter_status(out, "standard_conforming_strings", "on");
-  uses_tls_ = client_.uses_tls();
-  const ClientKey key = context_.sessions.add(weak_from_this());
-  client_pid_ = key.pid;
-  log_tag_ = fmt::format("client={} user={:?} db={:?} addr={}", client_pid_, user_, database_,
-                         client_address_);
-  proto::put_backend_key_data(out, key.pid, key.secret);
-  proto::put_ready_for_query(out, proto::TxStatus::Idle);
-  if (co_await write_all(client_, out)) co_return false;
+  if (!co_await finish_login(out)) co_return false;
   spdlog::info("{}: admin console opened", log_tag_);
   co_return true;
 }
@@ -437,15 +444,7 @@ awaitable<bool> ClientSession::attach_tenant() {
 
   std::string out;
   for (const auto& [name, value] : shown) proto::put_parameter_status(out, name, value);
-  uses_tls_ = client_.uses_tls();
-  const ClientKey key = context_.sessions.add(weak_from_this());
-  client_pid_ = key.pid;
-  // Every later line about this session names it, its user and connection.
-  log_tag_ = fmt::format("client={} user={:?} db={:?} addr={}", client_pid_, user_, database_,
-                         client_address_);
-  proto::put_backend_key_data(out, key.pid, key.secret);
-  proto::put_ready_for_query(out, proto::TxStatus::Idle);
-  if (co_await write_all(client_, out)) co_return false;
+  if (!co_await finish_login(out)) co_return false;
   counted_in_ = tenant_->pool;
   counted_in_->activity.clients.fetch_add(1, std::memory_order_relaxed);
   if (on_login) on_login(user_, database_);

@@ -11,9 +11,9 @@
 
 #include "daemon/asio.h"
 #include "daemon/byte_buffer.h"
-#include "daemon/client_stream.h"
 #include "daemon/deallocate.h"
 #include "daemon/params.h"
+#include "daemon/pg_stream.h"
 #include "daemon/pool.h"
 #include "daemon/prepared_statements.h"
 #include "daemon/proxy_context.h"
@@ -72,6 +72,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   awaitable<bool> accept_startup_parameters(const protocol::StartupPacket& packet);
   awaitable<bool> authenticate();
   awaitable<bool> attach_tenant();
+  //! Lists the session (cancel key) and sends `out` (its ParameterStatus
+  //! messages) with BackendKeyData and ReadyForQuery.
+  awaitable<bool> finish_login(std::string& out);
   //! Database "pgwarden": the admin console, for [admin] users only.
   awaitable<bool> attach_console();
   awaitable<void> serve_console();
@@ -139,7 +142,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
 
   ProxyContext& context_;
   std::shared_ptr<const conf::Config> config_;
-  ClientStream client_;
+  PgStream client_;
   ByteBuffer client_in_;
   protocol::FrontendLimits client_limits_;
   std::string user_;

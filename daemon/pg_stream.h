@@ -1,5 +1,5 @@
-// The client's side of a session: a TCP socket, wrapped in TLS once the
-// client asked for it and the handshake succeeded.
+// A PostgreSQL connection's byte stream, either side: a TCP socket, wrapped
+// in TLS once SSLRequest was answered 'S'. Clients and servers alike.
 #pragma once
 
 #include <boost/asio/ssl.hpp>
@@ -10,14 +10,14 @@
 
 namespace pgwarden::daemon {
 
-class ClientStream {
+class PgStream {
  public:
-  explicit ClientStream(tcp::socket socket) : socket_(std::move(socket)) {}
+  explicit PgStream(tcp::socket socket) : socket_(std::move(socket)) {}
 
   //! The TCP socket under any TLS layer (options, cancel, close, address).
   tcp::socket& socket() { return tls_ ? tls_->next_layer() : socket_; }
   bool uses_tls() const { return tls_.has_value(); }
-  //! The TLS session, when there is one (for the peer certificate, version).
+  //! The TLS session, when there is one (peer certificate, version).
   SSL* tls_handle() { return tls_ ? tls_->native_handle() : nullptr; }
 
   awaitable<std::tuple<error_code, std::size_t>> read_some(asio::mutable_buffer buffer) {
@@ -29,13 +29,22 @@ class ClientStream {
     if (tls_) co_return co_await asio::async_write(*tls_, buffers, use_nothrow);
     co_return co_await asio::async_write(socket_, buffers, use_nothrow);
   }
+  //! Best effort, on a non-blocking socket: what fits in the socket buffer.
+  void try_write(std::string_view bytes) {
+    error_code ignored;
+    socket().non_blocking(true, ignored);
+    if (tls_) {
+      asio::write(*tls_, asio::buffer(bytes), ignored);
+    } else {
+      asio::write(socket_, asio::buffer(bytes), ignored);
+    }
+  }
 
-  //! Server side of the TLS handshake, after pgwarden answered 'S' to an
-  //! SSLRequest. Nothing the client sent before may still be unread.
-  awaitable<error_code> start_tls(asio::ssl::context& context) {
+  //! Wraps the connected socket in TLS; the caller runs the handshake (as
+  //! client or server). Nothing sent before may still be unread.
+  asio::ssl::stream<tcp::socket>& wrap_tls(asio::ssl::context& context) {
     tls_.emplace(std::move(socket_), context);
-    auto [ec] = co_await tls_->async_handshake(asio::ssl::stream_base::server, use_nothrow);
-    co_return ec;
+    return *tls_;
   }
 
  private:

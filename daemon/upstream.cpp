@@ -211,7 +211,7 @@ awaitable<std::optional<UpstreamError>> negotiate_tls(ServerConnection& server,
   error_code pending;
   if (server.socket().available(pending) > 0) co_return failure(UpstreamFailure::Protocol);
 
-  auto& tls = server.start_tls(context);
+  auto& tls = server.wrap_tls(context);
   // SNI, and for verify-full the name check, as libpq does.
   SSL_set_tlsext_host_name(tls.native_handle(), info.host.c_str());
   if (info.ssl_mode == catalog::SslMode::VerifyFull) {
@@ -349,13 +349,8 @@ void ServerConnection::close() {
   // Best effort, never blocking: a polite Terminate, then close.
   std::string out;
   protocol::put_terminate(out);
+  try_write(out);
   error_code ignored;
-  lowest.non_blocking(true, ignored);
-  if (tls_) {
-    asio::write(*tls_, asio::buffer(out), ignored);
-  } else {
-    asio::write(lowest, asio::buffer(out), ignored);
-  }
   lowest.shutdown(tcp::socket::shutdown_both, ignored);
   lowest.close(ignored);
 }

@@ -14,6 +14,7 @@
 #include "catalog/conninfo.h"
 #include "daemon/asio.h"
 #include "daemon/params.h"
+#include "daemon/pg_stream.h"
 #include "daemon/prepared_statements.h"
 #include "daemon/session_state.h"
 
@@ -51,30 +52,12 @@ struct UpstreamOptions {
   std::size_t max_prepared_statements = 200;
 };
 
-class ServerConnection {
+//! One upstream session: its stream (TLS when negotiated) and what the pool
+//! and the sessions that lease it need to know.
+class ServerConnection : public PgStream {
  public:
-  explicit ServerConnection(tcp::socket socket) : socket_(std::move(socket)) {}
+  explicit ServerConnection(tcp::socket socket) : PgStream(std::move(socket)) {}
 
-  //! The TCP socket under any TLS layer (for cancel, close, address).
-  tcp::socket& socket() { return tls_ ? tls_->next_layer() : socket_; }
-  bool uses_tls() const { return tls_.has_value(); }
-
-  //! Reads and writes through TLS when the connection negotiated it.
-  awaitable<std::tuple<error_code, std::size_t>> read_some(asio::mutable_buffer buffer) {
-    if (tls_) co_return co_await tls_->async_read_some(buffer, use_nothrow);
-    co_return co_await socket_.async_read_some(buffer, use_nothrow);
-  }
-  template <typename ConstBuffers>
-  awaitable<std::tuple<error_code, std::size_t>> write(const ConstBuffers& buffers) {
-    if (tls_) co_return co_await asio::async_write(*tls_, buffers, use_nothrow);
-    co_return co_await asio::async_write(socket_, buffers, use_nothrow);
-  }
-
-  //! Wraps the connected socket in TLS (after the server answered 'S').
-  asio::ssl::stream<tcp::socket>& start_tls(asio::ssl::context& context) {
-    tls_.emplace(std::move(socket_), context);
-    return *tls_;
-  }
   //! Parameters this server reported, kept current while it is in use.
   ParameterMap& parameters() { return parameters_; }
   const ParameterMap& parameters() const { return parameters_; }
@@ -122,8 +105,6 @@ class ServerConnection {
   }
 
  private:
-  tcp::socket socket_;
-  std::optional<asio::ssl::stream<tcp::socket>> tls_;
   ParameterMap parameters_;
   ParameterMap initial_parameters_;
   SessionSettings settings_;
