@@ -405,6 +405,7 @@ awaitable<std::optional<ClientSession::Refusal>> ClientSession::ensure_server() 
   in_block_ = false;
   if (!sql.empty()) {
     push('Q', Disposition::SwallowAll);
+    pending_.back().parameter_sync = true;
     proto::put_query(to_server_, sql);
   }
   // Started from a fresh handler, not inline: with Asio 1.26, a coroutine

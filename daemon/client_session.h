@@ -121,6 +121,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   //! Query timeout: armed while a statement runs, cancels it upstream.
   void arm_statement_timer();
   void disarm_statement_timer();
+  void arm_cancel_deadline();
   //! Sends a CancelRequest for the linked server's running statement.
   void cancel_on_server();
   void release_or_park(std::unique_ptr<ServerConnection> server, bool reusable);
@@ -209,7 +210,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool timed_out_ = false;         //!< the next 57014 from the server is our timeout
   std::uint64_t result_rows_ = 0;  //!< of the statement being relayed
   std::uint64_t result_bytes_ = 0;
-  bool result_capped_ = false;  //!< past max_result_*: rows dropped, cancel sent
+  bool result_capped_ = false;      //!< past max_result_*: rows dropped, cancel sent
+  bool cancel_ignored_ = false;     //!< the server was shut down past kCancelGrace
+  bool server_said_fatal_ = false;  //!< its FATAL already reached the client (as 08006)
   struct Parked {
     std::unique_ptr<ServerConnection> server;
     bool reusable;

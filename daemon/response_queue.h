@@ -36,6 +36,9 @@ struct PendingRequest {
   //! Query/Execute only: a session SET/RESET this request runs, applied to
   //! the client's settings once its CommandComplete proves it ran.
   std::unique_ptr<SessionEffect> effect;
+  //! pgwarden's replay of the client's parameters and settings: an error
+  //! in it ends the client's session (its startup values were invalid).
+  bool parameter_sync = false;
 };
 
 //! True if backend message `type` is the last one answering `request`.

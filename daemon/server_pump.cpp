@@ -20,6 +20,8 @@ using proto::BackendType;
 
 //! Bytes read from a server in one go: large, so results move in big chunks.
 constexpr std::size_t kServerReadChunk = 32768;
+// How long a server may take to act on pgwarden's cancel at query_timeout.
+constexpr auto kCancelGrace = std::chrono::seconds(5);
 
 //! Backend messages the relay must see whole; the rest may stream through.
 bool needs_whole_message(char type) {
@@ -71,6 +73,12 @@ bool ClientSession::server_is_clean() const {
 
 awaitable<void> ClientSession::pump_server() {
   co_await pump_server_loop();
+  if (closing_) {
+    // The session ends (the client left, or was sent a FATAL): wake the
+    // client loop so that it closes the connection.
+    error_code ignored;
+    client_.socket().cancel(ignored);
+  }
   // The transaction is over: an idle client keeps no buffers.
   if (!server_) release_idle_buffers();
 }
@@ -90,8 +98,9 @@ awaitable<void> ClientSession::pump_server_loop() {
   // Runs while a server is linked; ends by giving it back or closing it.
   while (server_) {
     if (closing_) {
-      // The client is gone. (Checked here too, not only on a cancelled read:
-      // the client loop's cancel is lost if it lands while we are writing.)
+      // The client is gone, or its session ends (a FATAL was sent). Checked
+      // here too, not only on a cancelled read: the client loop's cancel is
+      // lost if it lands while we are writing.
       unlink_server(server_is_clean());
       co_return;
     }
@@ -178,7 +187,10 @@ std::size_t ClientSession::scan_server_bytes() {
     const char type = header.header.type;
     const std::size_t total = header.header.total_size();
     const std::size_t available = data.size() - pos;
-    bool forward = pending_.empty() || reaches_client(pending_.front().disposition, type);
+    // Once the session is ending (a refused startup parameter), nothing more
+    // of the server's goes to the client.
+    bool forward =
+        !closing_ && (pending_.empty() || reaches_client(pending_.front().disposition, type));
     if (forward && counts_toward_result(type)) {
       // The result cap: rows past it are dropped and the statement cancelled;
       // its end is then reported as the cap, never as a silent truncation.
@@ -221,6 +233,33 @@ std::size_t ClientSession::scan_server_bytes() {
       }
       result_rows_ = 0;
       result_bytes_ = 0;
+    }
+    if (type == 'E' && !pending_.empty() && pending_.front().parameter_sync) {
+      // The client's own startup parameters failed on the server (an unknown
+      // TimeZone, say): PostgreSQL would have refused the login, so does
+      // pgwarden now. The server's state is unknown: reset before reuse.
+      auto fields = proto::decode_error_fields(data.subspan(pos + 5, total - 5));
+      server_->set_needs_reset(true);
+      substitute_error({.severity = "FATAL",
+                        .sqlstate = fields ? std::string(fields->sqlstate)
+                                           : std::string(sqlstate::kInvalidParameterValue),
+                        .message = fields ? std::string(fields->message)
+                                          : std::string("invalid startup parameter")});
+      closing_ = true;
+      forward = false;
+    } else if (type == 'E' && forward) {
+      auto fields = proto::decode_error_fields(data.subspan(pos + 5, total - 5));
+      if (fields && fields->is_fatal()) {
+        // The server is ending its session (terminated, shutting down); the
+        // client's session goes on, on another server: not FATAL for it.
+        server_said_fatal_ = true;
+        substitute_error({.sqlstate = sqlstate::kConnectionFailure,
+                          .message = fmt::format("pgwarden lost the connection to the server: {}",
+                                                 fields->message),
+                          .detail = fmt::format("The server reported {} {}.", fields->severity,
+                                                fields->sqlstate)});
+        forward = false;
+      }
     }
     if (type == 'E' && forward && timed_out_) {
       auto fields = proto::decode_error_fields(data.subspan(pos + 5, total - 5));
@@ -341,11 +380,24 @@ void ClientSession::complete_request(char type) {
 }
 
 awaitable<void> ClientSession::abandon_server(std::string_view message) {
-  unlink_server(false);
-  // Everything still owed gets one error, and every Query or Sync its 'Z',
-  // so the client's protocol state stays in step.
+  // Everything still owed gets one error (unless the server's own last words
+  // already reached the client), and every Query or Sync its 'Z', so the
+  // client's protocol state stays in step. Counted before unlink_server
+  // forgets the requests.
   std::string out;
-  proto::put_error(out, {.sqlstate = sqlstate::kConnectionFailure, .message = message});
+  if (cancel_ignored_) {
+    const auto detail = fmt::format(
+        "The query_timeout of connection \"{}\" is {:g} s; the server did not act on the "
+        "cancel request, so pgwarden closed its connection.",
+        tenant_->name, tenant_->pool->settings().query_timeout.count());
+    proto::put_error(out, {.sqlstate = sqlstate::kQueryCanceled,
+                           .message = "canceling statement due to statement timeout",
+                           .detail = detail});
+  } else if (!server_said_fatal_) {
+    proto::put_error(out, {.sqlstate = sqlstate::kConnectionFailure, .message = message});
+  }
+  cancel_ignored_ = false;
+  server_said_fatal_ = false;
   bool any = false;
   for (const auto& request : pending_) {
     if (request.request == 'Q' || request.request == 'S') {
@@ -353,6 +405,7 @@ awaitable<void> ClientSession::abandon_server(std::string_view message) {
       any = true;
     }
   }
+  unlink_server(false);
   pending_.clear();
   tx_status_ = proto::TxStatus::Idle;
   if (batch_open_) {
@@ -416,6 +469,29 @@ void ClientSession::arm_statement_timer() {
                  self->tenant_->name);
     self->timed_out_ = true;
     self->cancel_on_server();
+    self->arm_cancel_deadline();
+  });
+}
+
+void ClientSession::arm_cancel_deadline() {
+  // A stopped server, or one blocked writing to us while the client does not
+  // read, never acts on a cancel: past this grace, its connection is closed,
+  // which ends the statement upstream; the pump then answers 57014.
+  statement_timer_armed_ = true;
+  statement_timer_.expires_after(kCancelGrace);
+  statement_timer_.async_wait([weak = weak_from_this()](const error_code& ec) {
+    auto self = weak.lock();
+    if (ec || !self || !self->statement_timer_armed_) return;
+    self->statement_timer_armed_ = false;
+    if (!self->server_ || self->pending_.empty() || !self->timed_out_) return;
+    spdlog::warn("{}: the server of \"{}\" did not act on the cancel within {} s; closing it",
+                 self->log_tag_, self->tenant_->name,
+                 std::chrono::duration_cast<std::chrono::seconds>(kCancelGrace).count());
+    self->cancel_ignored_ = true;
+    // Closed, not shut down: with unread bytes queued the kernel resets the
+    // connection, which also frees a backend blocked writing to us.
+    error_code ignored;
+    self->server_->socket().close(ignored);
   });
 }
 

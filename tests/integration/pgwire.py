@@ -200,7 +200,13 @@ class RawConnection:
         rows: list[list[str | None]] = []
         error = None
         while True:
-            kind, body = self.read_message()
+            try:
+                kind, body = self.read_message()
+            except Closed:
+                # A FATAL error ends the session: no ReadyForQuery follows.
+                if error and error.get("S") == "FATAL":
+                    raise ServerError(error) from None
+                raise
             if kind == b"T":
                 rows = []
             elif kind == b"D":
