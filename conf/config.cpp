@@ -128,7 +128,9 @@ class Loader {
                   std::initializer_list<std::string_view> allowed,
                   std::span<const std::string_view> also_allowed = {},
                   std::span<const std::string_view> and_allowed = {}) const {
-    for (auto&& [key, node] : table) {
+    for (auto&& entry : table) {
+      // Not a structured binding: clang before 16 cannot capture one.
+      const auto& key = entry.first;
       const auto is_key = [&](std::string_view a) { return key.str() == a; };
       if (std::none_of(allowed.begin(), allowed.end(), is_key) &&
           std::none_of(also_allowed.begin(), also_allowed.end(), is_key) &&
