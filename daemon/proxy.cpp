@@ -73,6 +73,14 @@ Proxy::Proxy(std::shared_ptr<const conf::Config> config, catalog::Fernet keys,
   context_.mock_secret.assign(reinterpret_cast<const char*>(secret.data()), secret.size());
 }
 
+Proxy::~Proxy() {
+  // Found by ASan: left to ~ProxyContext, the last pools closed their idle
+  // servers' sockets after io_ (and its socket service) was destroyed. Pools
+  // still held by sessions' coroutine frames go while io_ shuts down, when
+  // its services still exist.
+  context_.release_tenants();
+}
+
 std::string Proxy::install(std::shared_ptr<const conf::Config> file_config) {
   std::lock_guard lock(install_mutex_);
   admin::MergedConfig merged;

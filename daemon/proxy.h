@@ -25,6 +25,9 @@ class Proxy {
   //! `admin_token` empty: no admin HTTP API.
   Proxy(std::shared_ptr<const conf::Config> config, catalog::Fernet keys,
         std::shared_ptr<catalog::CatalogStore> store, std::optional<std::string> admin_token);
+  //! Closes the pools' server connections while io_ still exists (context_
+  //! outlives io_, for the coroutine frames io_ destroys).
+  ~Proxy();
 
   //! Builds tenants (decrypting credentials) and binds every listener.
   //! Returns an error line for the operator, or empty on success.

@@ -43,6 +43,16 @@ class ProxyContext {
     generation.fetch_add(1, std::memory_order_release);
   }
 
+  //! Drops the tenants (their pools close their servers): at teardown, while
+  //! the io_context their sockets belong to still exists.
+  void release_tenants() {
+    std::shared_ptr<TenantDirectory> tenants;
+    {
+      std::lock_guard lock(mutex_);
+      tenants = std::move(tenants_);
+    }
+  }
+
   //! Bumped by every install(): sessions re-resolve their tenant lazily, at
   //! their next transaction, only when it changed.
   std::atomic<std::uint64_t> generation{0};

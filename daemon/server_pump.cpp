@@ -380,6 +380,20 @@ void ClientSession::complete_request(char type) {
 }
 
 awaitable<void> ClientSession::abandon_server(std::string_view message) {
+  if (passthrough_ > 0 && passthrough_forward_) {
+    // The client holds the start of a message whose rest will never come:
+    // nothing more can be framed for it. End its connection.
+    spdlog::info("{}: the server went away in the middle of a message; closing the client",
+                 log_tag_);
+    cancel_ignored_ = false;
+    server_said_fatal_ = false;
+    unlink_server(false);
+    pending_.clear();
+    closing_ = true;
+    error_code ignored;
+    client_.socket().cancel(ignored);
+    co_return;
+  }
   // Everything still owed gets one error (unless the server's own last words
   // already reached the client), and every Query or Sync its 'Z', so the
   // client's protocol state stays in step. Counted before unlink_server
