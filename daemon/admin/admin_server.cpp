@@ -84,8 +84,10 @@ std::string AdminServer::listen_unix(std::optional<UnixListener>& slot, const st
   // bind created the file with the process umask; the mode is set before
   // anyone can be accepted, and the file is remembered by inode so shutdown
   // removes this socket and not one a newer instance bound at the same path.
-  if (!ec && ::chmod(path.c_str(), mode) != 0) ec = error_code(errno, boost::system::system_category());
-  if (!ec && ::lstat(path.c_str(), &st) != 0) ec = error_code(errno, boost::system::system_category());
+  if (!ec && ::chmod(path.c_str(), mode) != 0)
+    ec = error_code(errno, boost::system::system_category());
+  if (!ec && ::lstat(path.c_str(), &st) != 0)
+    ec = error_code(errno, boost::system::system_category());
   if (ec) {
     slot.reset();
     return "admin: cannot listen on unix:" + path + ": " + ec.message();

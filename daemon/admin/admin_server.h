@@ -67,8 +67,7 @@ class AdminServer {
   };
 
   //! Binds a Unix-domain socket at path with the given file mode.
-  std::string listen_unix(std::optional<UnixListener>& slot, const std::string& path,
-                          mode_t mode);
+  std::string listen_unix(std::optional<UnixListener>& slot, const std::string& path, mode_t mode);
   //! Closes the listener and removes its file if it is still the one bound.
   static void close_and_remove(UnixListener& listener);
   template <typename Acceptor>

@@ -97,9 +97,8 @@ void check_connection_request(const boost::json::object& body) {
   const auto parsed = parse_connection_request(body);
   if (const auto* error = std::get_if<std::string>(&parsed)) {
     check(!error->empty(), "connection request error without a message");
-    check_error_ignores_password(body, *error, [](const boost::json::object& b) {
-      return parse_connection_request(b);
-    });
+    check_error_ignores_password(
+        body, *error, [](const boost::json::object& b) { return parse_connection_request(b); });
     return;
   }
   const ConnectionRequest& request = std::get<ConnectionRequest>(parsed);
@@ -137,9 +136,8 @@ void check_user_request(const boost::json::object& body) {
   const auto parsed = parse_user_request(body);
   if (const auto* error = std::get_if<std::string>(&parsed)) {
     check(!error->empty(), "user request error without a message");
-    check_error_ignores_password(body, *error, [](const boost::json::object& b) {
-      return parse_user_request(b);
-    });
+    check_error_ignores_password(
+        body, *error, [](const boost::json::object& b) { return parse_user_request(b); });
     return;
   }
   const UserRequest& request = std::get<UserRequest>(parsed);

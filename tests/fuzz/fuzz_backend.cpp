@@ -68,8 +68,12 @@ void check_error_fields(ByteView body, char type) {
   }
   (void)f->is_fatal();
   // pgwarden writes S and V alike; every other field must survive.
-  const ErrorInfo info{.severity = f->severity, .sqlstate = f->sqlstate, .message = f->message,
-                       .detail = f->detail, .hint = f->hint, .position = f->position};
+  const ErrorInfo info{.severity = f->severity,
+                       .sqlstate = f->sqlstate,
+                       .message = f->message,
+                       .detail = f->detail,
+                       .hint = f->hint,
+                       .position = f->position};
   std::string out;
   if (type == 'E') {
     put_error(out, info);
@@ -142,11 +146,21 @@ void check_body(ByteView stream, const Frame& frame) {
     case BackendType::EmptyQueryResponse:
       if (body.empty()) {
         switch (static_cast<BackendType>(frame.type)) {
-          case BackendType::ParseComplete: put_parse_complete(out); break;
-          case BackendType::BindComplete: put_bind_complete(out); break;
-          case BackendType::CloseComplete: put_close_complete(out); break;
-          case BackendType::NoData: put_no_data(out); break;
-          default: put_empty_query_response(out); break;
+          case BackendType::ParseComplete:
+            put_parse_complete(out);
+            break;
+          case BackendType::BindComplete:
+            put_bind_complete(out);
+            break;
+          case BackendType::CloseComplete:
+            put_close_complete(out);
+            break;
+          case BackendType::NoData:
+            put_no_data(out);
+            break;
+          default:
+            put_empty_query_response(out);
+            break;
         }
         check(same_bytes(whole, out), "empty message round trip");
       }

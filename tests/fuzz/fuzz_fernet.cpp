@@ -94,8 +94,7 @@ void as_plaintext(std::string_view plaintext) {
   }
   const std::string token = ring().encrypt_at_with_iv(plaintext, kNow, iv);
   check(token.size() % 4 == 0 && token.front() == 'g', "token shape");
-  check(ring().decrypt_at(token, kNow, 0) == std::optional<std::string>(plaintext),
-        "round trip");
+  check(ring().decrypt_at(token, kNow, 0) == std::optional<std::string>(plaintext), "round trip");
   check(first_key().decrypt_at(token, kNow, 0).has_value(), "first key cannot decrypt");
   check(!second_key().decrypt_at(token, kNow, 0).has_value(), "second key decrypts");
   check(ring().decrypt_at(token, kNow + 60, 60).has_value(), "token expired early");
@@ -123,9 +122,10 @@ void as_keys(std::string_view keys) {
       // Only runs of key characters: the fixed wording has no run of 16
       // without a space, so a hit means the text was quoted.
       const bool key_like =
-          part.size() >= 16 && part.find_first_not_of(
-                                   "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_=") ==
-                                   std::string_view::npos;
+          part.size() >= 16 &&
+          part.find_first_not_of(
+              "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_=") ==
+              std::string_view::npos;
       if (key_like) check(error->find(part) == std::string::npos, "key error quotes a key");
       if (comma == std::string_view::npos) break;
       start = comma + 1;

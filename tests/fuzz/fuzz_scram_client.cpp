@@ -9,6 +9,10 @@
 // it is the signature computed the same way.
 // An input starting with '!' instead runs a whole exchange against pgwarden's
 // own ScramServer, which must succeed and verify.
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <array>
 #include <charconv>
 #include <cstddef>
 #include <cstdint>
@@ -16,11 +20,6 @@
 #include <string>
 #include <string_view>
 #include <variant>
-
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-
-#include <array>
 #include <vector>
 
 #include "protocol/scram.h"
@@ -139,7 +138,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   ScramClient client(std::string(kPassword), std::string(kNonce), "");
   // Before the exchange starts nothing is accepted.
-  check(!ScramClient(std::string(kPassword), std::string(kNonce), "").handle_server_first(server_first),
+  check(!ScramClient(std::string(kPassword), std::string(kNonce), "")
+             .handle_server_first(server_first),
         "server-first accepted before client-first");
   check(client.client_first() == "n,,n=,r=" + std::string(kNonce), "client-first");
   const auto client_final = client.handle_server_first(server_first);
@@ -153,7 +153,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string bare = "c=biws,r=" + std::string(nonce);
   check(client_final->starts_with(bare + ",p="), "client-final shape");
   const Expected expected = expected_for(server_first, bare);
-  check(client_final->substr(bare.size() + 3) == expected.proof, "client proof differs from RFC 5802");
+  check(client_final->substr(bare.size() + 3) == expected.proof,
+        "client proof differs from RFC 5802");
   // Only one server-first per exchange.
   check(!client.handle_server_first(server_first), "second server-first accepted");
   check(client.verify_server_final(expected.server_final), "right signature refused");

@@ -60,7 +60,8 @@ void exchange(ScramServer server, std::string_view first, std::string_view final
   const std::string_view client_nonce = first.substr(r + 3, first.find(',', r + 3) - (r + 3));
   check(nonce.starts_with(client_nonce) && nonce.size() > client_nonce.size(),
         "server nonce does not extend the client's");
-  check(server_first.find(",s=") != std::string::npos && server_first.find(",i=") != std::string::npos,
+  check(server_first.find(",s=") != std::string::npos &&
+            server_first.find(",i=") != std::string::npos,
         "server-first without salt or iterations");
 
   // A second client-first in the same exchange is a protocol violation.
