@@ -377,7 +377,12 @@ awaitable<void> ClientSession::serve_console() {
           co_await send_fatal(sqlstate::kProtocolViolation, "invalid Query message");
           co_return;
         }
-        spdlog::info("{}: admin console: {}", log_tag_, query->sql);
+        // The command word only: whatever else an operator types stays out
+        // of the log.
+        auto word =
+            query->sql.substr(std::min(query->sql.size(), query->sql.find_first_not_of(" \t\r\n")));
+        word = word.substr(0, word.find_first_of(" \t\r\n;"));
+        spdlog::info("{}: admin console: {} ...", log_tag_, word.substr(0, 32));
         out = console.handle_query(query->sql);
         break;
       }

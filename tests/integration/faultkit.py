@@ -16,7 +16,7 @@ import psycopg
 
 import harness
 import pgwire
-from pgwire import cstr, message
+from pgwire import cstr, message, read_until_ready
 
 CALL_TIMEOUT = 20.0  # seconds; no raw client call in these tests waits longer
 BYSTANDER_MAX_LATENCY = 1.0  # seconds for one simple query of an unaffected client
@@ -46,16 +46,6 @@ def query_message(sql: str) -> bytes:
 def long_query(tag: str) -> str:
     """Runs for minutes (the guard refuses pg_sleep); `tag` names it in pg_stat_activity."""
     return f"SELECT count(*) AS {tag} FROM generate_series(1, 2000000000)"
-
-
-def read_until_ready(conn: pgwire.RawConnection) -> list[tuple[bytes, bytes]]:
-    """Messages up to and including ReadyForQuery (bounded by the socket timeout)."""
-    out = []
-    while True:
-        kind, body = conn.read_message()
-        out.append((kind, body))
-        if kind == b"Z":
-            return out
 
 
 class NoReady(AssertionError):

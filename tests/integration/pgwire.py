@@ -225,6 +225,16 @@ class RawConnection:
             # C, I, 1, 2, 3, n, t, s: nothing to keep
 
 
+def read_until_ready(conn: RawConnection) -> list[tuple[bytes, bytes]]:
+    """Messages up to and including ReadyForQuery (bounded by the socket timeout)."""
+    out = []
+    while True:
+        kind, body = conn.read_message()
+        out.append((kind, body))
+        if kind == b"Z":
+            return out
+
+
 def split_messages(data: bytes) -> list[tuple[bytes, bytes]]:
     """Backend messages in a byte string (a trailing partial message is dropped)."""
     out = []

@@ -17,7 +17,7 @@ import pytest
 
 import harness
 import pgwire
-from pgwire import cstr, message
+from pgwire import cstr, message, read_until_ready
 
 
 def raw(pgw: harness.Pgwarden, db: str = "analytics") -> pgwire.RawConnection:
@@ -47,15 +47,6 @@ def describe(kind: bytes, name: str) -> bytes:
 
 
 SYNC = message(b"S")
-
-
-def read_until_ready(conn: pgwire.RawConnection) -> list[tuple[bytes, bytes]]:
-    out = []
-    while True:
-        kind, body = conn.read_message()
-        out.append((kind, body))
-        if kind == b"Z":
-            return out
 
 
 def kinds(messages: list[tuple[bytes, bytes]]) -> bytes:
