@@ -17,6 +17,7 @@ namespace {
 
 using namespace pgwarden::protocol;
 using pgwarden::fuzz::check;
+using pgwarden::fuzz::check_prefixes;
 using pgwarden::fuzz::within;
 
 constexpr BackendLimits kLimits{.max_message_size = 8192};
@@ -180,14 +181,6 @@ void check_body(ByteView stream, const Frame& frame) {
   (void)decode_negotiate_protocol_version(body);
 }
 
-void check_prefixes(ByteView stream, std::size_t total) {
-  for (std::size_t n = 0; n < total; ++n) {
-    if (n > 8 && n + 8 < total) n = total - 8;
-    const FrameResult r = decode_backend_frame(stream.first(n), kLimits);
-    check(r.status == DecodeStatus::NeedMore, "prefix of a frame is not NeedMore");
-  }
-}
-
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -204,7 +197,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     check(frame.body.size() + 5 == frame.total_size, "body size");
     check(within(stream, frame.body) && frame.body.data() == stream.data() + 5, "body view");
     check(frame.total_size - 1 <= kLimits.max_message_size, "frame over the limit");
-    check_prefixes(stream, frame.total_size);
+    check_prefixes(stream, frame.total_size,
+                   [](ByteView b) { return decode_backend_frame(b, kLimits); });
     check_body(stream, frame);
     stream = stream.subspan(frame.total_size);
   }

@@ -9,6 +9,8 @@
 #include <span>
 #include <string_view>
 
+#include "protocol/frame.h"
+
 namespace pgwarden::fuzz {
 
 //! Aborts (a libFuzzer crash with a stack) when an invariant does not hold.
@@ -32,6 +34,19 @@ inline bool within(std::span<const std::byte> whole, std::span<const std::byte> 
 
 inline bool within(std::span<const std::byte> whole, std::string_view part) {
   return within(whole, std::as_bytes(std::span(part.data(), part.size())));
+}
+
+//! Every proper prefix of an accepted frame of `total` bytes decodes as
+//! NeedMore: a decoder that answered early would act on bytes that have not
+//! arrived. Short prefixes (the header) and the last few are enough; the
+//! middle takes the same path.
+template <typename Decode>
+void check_prefixes(std::span<const std::byte> stream, std::size_t total, Decode decode) {
+  for (std::size_t n = 0; n < total; ++n) {
+    if (n > 8 && n + 8 < total) n = total - 8;
+    check(decode(stream.first(n)).status == protocol::DecodeStatus::NeedMore,
+          "prefix of a frame is not NeedMore");
+  }
 }
 
 }  // namespace pgwarden::fuzz

@@ -18,6 +18,7 @@ namespace {
 
 using namespace pgwarden::protocol;
 using pgwarden::fuzz::check;
+using pgwarden::fuzz::check_prefixes;
 using pgwarden::fuzz::within;
 
 // Small enough that the fuzzer reaches the "too large" path with short inputs.
@@ -130,17 +131,6 @@ void check_body(ByteView stream, const Frame& frame) {
   }
 }
 
-// Every proper prefix of an accepted frame is NeedMore: a decoder that
-// answered early would act on bytes that have not arrived. Short prefixes
-// (the header) and the last few are enough; the middle takes the same path.
-void check_prefixes(ByteView stream, std::size_t total) {
-  for (std::size_t n = 0; n < total; ++n) {
-    if (n > 8 && n + 8 < total) n = total - 8;
-    const FrameResult r = decode_frontend_frame(stream.first(n), kLimits);
-    check(r.status == DecodeStatus::NeedMore, "prefix of a frame is not NeedMore");
-  }
-}
-
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -161,7 +151,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     check(frame.body.size() + 5 == frame.total_size, "body size");
     check(within(stream, frame.body) && frame.body.data() == stream.data() + 5, "body view");
     check(frame.total_size - 1 <= kLimits.max_message_size, "frame over the limit");
-    check_prefixes(stream, frame.total_size);
+    check_prefixes(stream, frame.total_size,
+                   [](ByteView b) { return decode_frontend_frame(b, kLimits); });
     check_body(stream, frame);
     stream = stream.subspan(frame.total_size);
   }
