@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <cstring>
 #include <initializer_list>
+#include <optional>
 #include <set>
 #include <span>
 #include <utility>
@@ -76,6 +77,151 @@ std::string type_name(const toml::node& node) {
 
 std::string quoted(std::string_view s) {
   return "\"" + std::string(s) + "\"";
+}
+
+// toml++ 3.3.0 (Debian 12) has undefined behaviour on some text: its
+// is_non_ascii_horizontal_whitespace() reaches __builtin_unreachable() for
+// the code points below (upstream marzer/tomlplusplus#295, fixed by #305 in
+// a release Debian 12 does not ship). The parser asks that question of the
+// character after a value or key, after a backslash in a multi-line string,
+// and of every character of a malformed value it scans for its end, so a
+// config file could make the loader do anything. pgwarden screens the text
+// before toml++ sees it, with a lexer that follows only where comments and
+// strings begin and end:
+// - beyond ASCII outside strings and comments is a TOML 1.0 syntax error
+//   anyway, refused here with its position;
+// - the affected code points are refused in strings too (toml++ can be
+//   scanning what looks like a string as a malformed value); the message
+//   says how to write them as \u escapes, which toml++ handles correctly;
+// - comments are free: toml++ reads them asking only about line breaks,
+//   control characters and surrogates.
+bool tomlplusplus_295(char32_t c) {
+  return (c >= 0xA1 && c <= 0x499) || (c >= 0x2EFE && c <= 0x32F7 && c != 0x3000) ||
+         (c >= 0xFB26 && c <= 0xFEFE);
+}
+
+// The code point starting at text[i] and its length in bytes; a byte that
+// does not start valid UTF-8 is returned alone (toml++ reports it).
+std::pair<char32_t, std::size_t> code_point_at(std::string_view text, std::size_t i) {
+  const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(text[i + k]); };
+  const unsigned char lead = byte(0);
+  std::size_t length = 0;
+  char32_t c = 0;
+  if (lead >= 0xC2 && lead <= 0xDF) {
+    length = 2;
+    c = lead & 0x1Fu;
+  } else if (lead >= 0xE0 && lead <= 0xEF) {
+    length = 3;
+    c = lead & 0x0Fu;
+  } else if (lead >= 0xF0 && lead <= 0xF4) {
+    length = 4;
+    c = lead & 0x07u;
+  } else {
+    return {lead, 1};
+  }
+  if (i + length > text.size()) return {lead, 1};
+  for (std::size_t k = 1; k < length; ++k) {
+    if ((byte(k) & 0xC0) != 0x80) return {lead, 1};
+    c = (c << 6) | (byte(k) & 0x3Fu);
+  }
+  return {c, length};
+}
+
+std::string code_point_name(char32_t c) {
+  char name[16];
+  std::snprintf(name, sizeof name, "U+%04X", static_cast<unsigned>(c));
+  return name;
+}
+
+std::optional<ConfigError> screen_for_tomlplusplus(std::string_view text,
+                                                   const std::string& source) {
+  enum class State { kBare, kComment, kBasic, kLiteral, kMultiBasic, kMultiLiteral };
+  constexpr std::string_view kBasicTriple = R"(""")";
+  constexpr std::string_view kLiteralTriple = "'''";
+  State state = State::kBare;
+  std::uint32_t line = 1;
+  std::uint32_t column = 0;  // in code points, as toml++ counts
+  bool escaped = false;      // the previous character was a backslash in a basic string
+  const auto at = [&](std::size_t i, std::string_view s) { return text.substr(i, s.size()) == s; };
+  constexpr std::string_view kByteOrderMark = "\xEF\xBB\xBF";  // toml++ skips it
+  std::size_t i = at(0, kByteOrderMark) ? kByteOrderMark.size() : 0;
+  while (i < text.size()) {
+    const auto [c, length] = code_point_at(text, i);
+    ++column;
+    std::size_t next = i + length;
+    if (c == '\n') {
+      ++line;
+      column = 0;
+      escaped = false;
+      // A newline ends a comment, and a single-line string (unterminated:
+      // toml++ reports that).
+      if (state != State::kMultiBasic && state != State::kMultiLiteral) state = State::kBare;
+      i = next;
+      continue;
+    }
+    if (c >= 0x80 && state == State::kBare) {
+      return ConfigError{source, line, column, "",
+                         code_point_name(c) + " outside a string or comment"};
+    }
+    if (tomlplusplus_295(c) && state != State::kComment) {
+      return ConfigError{source, line, column, "",
+                         code_point_name(c) + " may be written only as an escape (\"\\u" +
+                             code_point_name(c).substr(2) +
+                             "\") or in a comment: the TOML library pgwarden is built with "
+                             "mishandles it (toml++ 3.3.0, upstream bug 295)"};
+    }
+    // A string opens with one quote or three; three quotes close a
+    // multi-line string, and up to two more just before them belong to it
+    // ("""a""""" is `a""`).
+    const auto open = [&](State single, State multi, std::string_view triple) {
+      const bool is_multi = at(i, triple);
+      state = is_multi ? multi : single;
+      if (is_multi) {
+        next = i + 3;
+        column += 2;
+      }
+    };
+    const auto close_multi = [&](std::string_view triple) {
+      std::size_t run = 3;
+      while (run < 5 && i + run < text.size() && text[i + run] == triple[0]) ++run;
+      next = i + run;
+      column += static_cast<std::uint32_t>(run - 1);
+      state = State::kBare;
+    };
+    switch (state) {
+      case State::kBare:
+        if (c == '#') {
+          state = State::kComment;
+        } else if (c == '"') {
+          open(State::kBasic, State::kMultiBasic, kBasicTriple);
+        } else if (c == '\'') {
+          open(State::kLiteral, State::kMultiLiteral, kLiteralTriple);
+        }
+        break;
+      case State::kComment:
+        break;
+      case State::kBasic:
+      case State::kMultiBasic:
+        if (escaped) {
+          escaped = false;
+        } else if (c == '\\') {
+          escaped = true;
+        } else if (state == State::kBasic && c == '"') {
+          state = State::kBare;
+        } else if (state == State::kMultiBasic && at(i, kBasicTriple)) {
+          close_multi(kBasicTriple);
+        }
+        break;
+      case State::kLiteral:
+        if (c == '\'') state = State::kBare;
+        break;
+      case State::kMultiLiteral:
+        if (at(i, kLiteralTriple)) close_multi(kLiteralTriple);
+        break;
+    }
+    i = next;
+  }
+  return std::nullopt;
 }
 
 class Loader {
@@ -650,6 +796,9 @@ std::string ConfigError::to_string() const {
 
 std::variant<std::shared_ptr<const Config>, ConfigError> parse_config(std::string_view toml,
                                                                       const std::string& source) {
+  if (std::optional<ConfigError> refused = screen_for_tomlplusplus(toml, source)) {
+    return *std::move(refused);
+  }
   toml::table root;
   try {
     root = toml::parse(toml, source);

@@ -194,6 +194,13 @@ burst = 3
         "ipv6.toml": "[server]\nlisten = [\"[::1]:6432\", \"localhost:7000\"]\n[admin]\nlisten = \"unix:/run/pgwarden/admin.sock\"\n",
         "syntax.toml": "[server\nlisten = \n",
         "durations.toml": "[pool]\nquery_timeout = 2.5\nserver_lifetime = 0\n[limits]\nburst = 1e9\nallow_functions = [\"f\", \"g\"]\n",
+        # toml++ 3.3.0's undefined behaviour (tomlplusplus#295), which the
+        # loader's own screen now refuses first: the second one CI found, the
+        # third the first version of the screen let through.
+        "toml295-u00e9": "[server]\nworkers = 2\u00e9\n",
+        "toml295-u2eff": "\u2eff",
+        "toml295-malformed-value": "# c\nlevl =0\"\"\"\u00e9\"\"b\"\"\n",
+        "non_ascii_in_strings.toml": "# caf\u00e9\n[log]\nlevel = \"\"\"\u00e9\"\"\"\"\"\n",
     })
 
 

@@ -272,6 +272,42 @@ BOOST_AUTO_TEST_CASE(toml_syntax_error) {
   BOOST_TEST(e.to_string().starts_with("test.toml:5:"));
 }
 
+// The screen in front of toml++ 3.3.0 (whose whitespace test reaches
+// __builtin_unreachable() for U+00A1..U+0499, U+2EFE..U+32F7 and
+// U+FB26..U+FEFE: tomlplusplus#295). Beyond ASCII outside strings and
+// comments is refused with its position; the affected code points are
+// refused in strings too, with the escape to use; comments take anything;
+// other characters beyond ASCII load in every string form.
+BOOST_AUTO_TEST_CASE(screen_for_tomlplusplus_295) {
+  BOOST_TEST(error("[server]\nworkers = 2\u2eff\n").to_string() ==
+             "test.toml:2:12: U+2EFF outside a string or comment");
+  BOOST_TEST(error("[s\u4e2drver]\n").to_string() ==
+             "test.toml:1:3: U+4E2D outside a string or comment");
+  const ConfigError in_string = error("[log]\nlevel = \"caf\u00e9\"\n");
+  BOOST_TEST(in_string.to_string() ==
+             "test.toml:2:13: U+00E9 may be written only as an escape (\"\\u00E9\") or in a "
+             "comment: the TOML library pgwarden is built with mishandles it (toml++ 3.3.0, "
+             "upstream bug 295)");
+  // What the fuzzer found: toml++ scans `0"""é""b""` as one malformed value.
+  BOOST_TEST(error("# c\nlevl =0\"\"\"\u00e9\"\"b\"\"\n").line == 2U);
+  // A multi-line string's line-ending backslash, then the character.
+  BOOST_TEST(error("[log]\nlevel = \"\"\"a\\\n  \ufb30\"\"\"\n").line == 3U);
+  BOOST_TEST(error("[log]\nlevel = \"\\\u3100\"\n").line == 2U);
+  // After each string form closes, the lexer is back outside strings.
+  BOOST_TEST(error("# caf\u00e9\n[server]\nlisten = [\"\u4e2d\\\"\"]\u4e2d\n").line == 3U);
+  BOOST_TEST(error("[log]\nlevel = \"\"\"\u4e2d\"\"\"\"\"\u4e2d\n").line == 2U);
+  BOOST_TEST(error("[log]\nlevel = '''\n\u4e2d'''\u4e2d\n").line == 3U);
+  BOOST_TEST(error("[log]\nlevel = '\u4e2d' \u4e2d\n").line == 2U);
+  // Comments take anything, a byte order mark is skipped, and other
+  // characters beyond ASCII (and escapes of the affected ones) load.
+  const auto config =
+      ok("\xEF\xBB\xBF# caf\u00e9 \u2eff \ufb30\n[server] # \u00e9\n"
+         "listen = [\"127.0.0.1:6432\"] # \\\"\u00e9\n"
+         "[catalog]\npath = \"/tmp/\u4e2d\u2192\\u00e9.db\"\n" +
+         kUser + connection("alice", "a", "# \u00e9 \"\n"));
+  BOOST_TEST(config->catalog.path == "/tmp/\u4e2d\u2192\u00e9.db");
+}
+
 BOOST_AUTO_TEST_CASE(duplicate_key_is_syntax_error) {
   const ConfigError e = error("[server]\nworkers = 2\nworkers = 3\n");
   BOOST_TEST(e.line == 3U);
