@@ -1,6 +1,8 @@
 // Field checks for the connection and user creation bodies.
 #include "daemon/admin/connection_request.h"
 
+#include <arpa/inet.h>
+
 #include <array>
 #include <initializer_list>
 
@@ -105,6 +107,14 @@ std::variant<ConnectionRequest, std::string> parse_connection_request(const json
   if (r.host.size() > kMaxHostBytes || has_control(r.host) ||
       r.host.find_first_of("/@,") != std::string::npos) {
     return std::string("host must be a host name or IP address");
+  }
+  // A ':' makes it an IPv6 literal, which the URI carries between brackets
+  // as it is: only a literal inet_pton reads is allowed there, so nothing
+  // in it can end the brackets or be percent-decoded into another host.
+  // (Zone ids, "fe80::1%eth0", are refused: libpq would need them encoded.)
+  if (in6_addr address{}; r.host.find(':') != std::string::npos &&
+                          inet_pton(AF_INET6, r.host.c_str(), &address) != 1) {
+    return std::string("host with ':' must be an IPv6 address (no brackets, no zone)");
   }
   if (r.password.size() > kMaxPasswordBytes) return std::string("password is too long");
   if (r.password.find('\0') != std::string::npos) {

@@ -105,18 +105,6 @@ void check_connection_request(const boost::json::object& body) {
   check(!check_name("user", request.user) && !check_name("name", request.name) &&
             !check_name("database", request.database) && !check_name("username", request.username),
         "accepted a name check_name refuses");
-  // KNOWN BUG (reported; daemon/admin is not ours to fix): a host with ':'
-  // is taken for an IPv6 literal and written between brackets unescaped, and
-  // libpq percent-decodes inside the brackets too. So "::1]?sslmode=disable&a="
-  // or "fe80::1%eth0" pass the request checks and give a URI libpq refuses
-  // (create_connection answers 400 "not valid libpq syntax"), and
-  // "::MMM%Bas#BaM0" gives one libpq reads as another host ("::MMM\xBAs#..."),
-  // which validation and the stored record would then use. Such hosts are
-  // skipped until connection_uri escapes them or the host check refuses them.
-  if (request.host.find(':') != std::string::npos &&
-      request.host.find_first_not_of("0123456789abcdefABCDEF:.") != std::string::npos) {
-    return;
-  }
   const std::string uri = connection_uri(request);
   const auto info = pgwarden::catalog::parse_conninfo(uri);
   check(std::holds_alternative<pgwarden::catalog::ConnInfo>(info),

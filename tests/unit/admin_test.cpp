@@ -217,6 +217,13 @@ BOOST_AUTO_TEST_CASE(connection_field_errors) {
   BOOST_TEST(with("name", "pgwarden") == "name \"pgwarden\" is reserved for the admin console");
   BOOST_TEST(with("host", "/var/run/postgresql") == "host must be a host name or IP address");
   BOOST_TEST(with("host", "a,b") == "host must be a host name or IP address");
+  // What the admin fuzzer found: a ':' host went between brackets as it
+  // was, so one could close them or percent-decode into another host.
+  for (const char* host : {"::1]?sslmode=disable&a=", "fe80::1%eth0", "::MMM%Bas#BaM0", "[::1]",
+                           "::1::2", "db:5432"}) {
+    BOOST_TEST(with("host", host) == "host with ':' must be an IPv6 address (no brackets, no zone)",
+               host);
+  }
   BOOST_TEST(with("user", 7) == "user must be a string");
   // A bad password is described, never quoted.
   const std::string message = with("password", json::string(std::string(2000, 'Q')));
