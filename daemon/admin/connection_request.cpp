@@ -112,8 +112,8 @@ std::variant<ConnectionRequest, std::string> parse_connection_request(const json
   // as it is: only a literal inet_pton reads is allowed there, so nothing
   // in it can end the brackets or be percent-decoded into another host.
   // (Zone ids, "fe80::1%eth0", are refused: libpq would need them encoded.)
-  if (in6_addr address{}; r.host.find(':') != std::string::npos &&
-                          inet_pton(AF_INET6, r.host.c_str(), &address) != 1) {
+  if (in6_addr address{};
+      r.host.find(':') != std::string::npos && inet_pton(AF_INET6, r.host.c_str(), &address) != 1) {
     return std::string("host with ':' must be an IPv6 address (no brackets, no zone)");
   }
   if (r.password.size() > kMaxPasswordBytes) return std::string("password is too long");
