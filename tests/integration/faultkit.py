@@ -8,6 +8,7 @@ Plain Python; run with Debian's /usr/bin/python3.
 
 from __future__ import annotations
 
+import os
 import secrets
 import time
 from pathlib import Path
@@ -20,6 +21,11 @@ from pgwire import cstr, message, read_until_ready
 
 CALL_TIMEOUT = 20.0  # seconds; no raw client call in these tests waits longer
 BYSTANDER_MAX_LATENCY = 1.0  # seconds for one simple query of an unaffected client
+# Set by scripts/sanitize ("address" or "thread") for a sanitizer build.
+# ASan holds freed memory in its quarantine (256 MiB by default) so that a
+# use after free is caught, and TSan shadows every byte: resident memory
+# there measures the sanitizer, not pgwarden.
+SANITIZER = os.environ.get("PGWARDEN_SANITIZE", "")
 
 
 def marker(prefix: str) -> str:

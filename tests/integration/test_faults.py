@@ -543,7 +543,8 @@ def test_slow_reader_memory_bounded(fw, victim, bystander):
         print(f"slow reader: pgwarden VmRSS {rss_before / 2**20:.1f} MiB before,"
               f" at most {max(samples) / 2**20:.1f} MiB while stalled"
               f" (+{growth / 2**20:.1f} MiB, {len(samples)} samples)")
-        assert growth < RSS_GROWTH_LIMIT, f"pgwarden grew by {growth / 2**20:.1f} MiB"
+        if not faultkit.SANITIZER:  # see faultkit.SANITIZER: the bound is a release build's
+            assert growth < RSS_GROWTH_LIMIT, f"pgwarden grew by {growth / 2**20:.1f} MiB"
         assert max(bystander.latencies) < faultkit.BYSTANDER_MAX_LATENCY
 
         try:
@@ -577,8 +578,9 @@ def test_slow_reader_memory_bounded(fw, victim, bystander):
     finally:
         slow.close()
     bystander.check()
-    harness.wait_until(lambda: faultkit.rss_bytes(pid) - rss_before < RSS_GROWTH_LIMIT, 10,
-                       "pgwarden's memory to stay bounded after the slow reader")
+    if not faultkit.SANITIZER:
+        harness.wait_until(lambda: faultkit.rss_bytes(pid) - rss_before < RSS_GROWTH_LIMIT, 10,
+                           "pgwarden's memory to stay bounded after the slow reader")
 
 
 # --------------------------------------------------------------------------
