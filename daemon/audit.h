@@ -12,6 +12,8 @@ enum class Mode { All, Denied, Off };
 //! Sets up the "audit" logger; call once before serving.
 void configure(std::string_view mode);
 Mode mode();
+//! Writes out every line recorded so far (at shutdown).
+void flush();
 
 struct Event {
   std::string_view user;

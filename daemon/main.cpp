@@ -143,7 +143,9 @@ int serve(const std::string& config_path) {
     spdlog::critical("{}", error);
     return 1;
   }
-  return proxy.run();
+  const int status = proxy.run();
+  pgwarden::daemon::audit::flush();
+  return status;
 }
 
 }  // namespace
