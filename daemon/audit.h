@@ -1,5 +1,5 @@
-// The audit trail: one JSON line per query guard decision, on its own
-// asynchronous logger so the data path does not wait for stderr.
+// The audit trail: one JSON line per query guard decision, written to
+// stderr in batches by its own thread so the data path does not wait.
 #pragma once
 
 #include <cstdint>

@@ -64,7 +64,9 @@ Proxy::Proxy(std::shared_ptr<const conf::Config> config, catalog::Fernet keys,
     : keys_(std::move(keys)),
       store_(std::move(store)),
       admin_token_(std::move(admin_token)),
-      io_(static_cast<int>(config->server.workers)),
+      workers_(config->server.workers != 0 ? config->server.workers
+                                           : std::max(1U, std::thread::hardware_concurrency())),
+      io_(static_cast<int>(workers_)),
       stop_signals_(io_, SIGINT, SIGTERM),
       reload_signals_(io_, SIGHUP) {
   context_.install(std::move(config), nullptr, nullptr);
@@ -189,14 +191,12 @@ int Proxy::run() {
       });
 
   const auto config = context_.config();
-  unsigned workers = config->server.workers;
-  if (workers == 0) workers = std::max(1U, std::thread::hardware_concurrency());
   spdlog::info("pgwarden serving {} connection(s) for {} user(s) on {} worker thread(s)",
-               config->connections.size(), config->users.size(), workers);
+               config->connections.size(), config->users.size(), workers_);
   // Listeners accept from here on (the kernel queues until the loop runs).
   notify::send("READY=1\nSTATUS=accepting clients");
   std::vector<std::jthread> threads;
-  for (unsigned i = 1; i < workers; ++i) threads.emplace_back([this] { io_.run(); });
+  for (unsigned i = 1; i < workers_; ++i) threads.emplace_back([this] { io_.run(); });
   io_.run();
   threads.clear();
   blocking_.stop();
@@ -395,7 +395,12 @@ admin::AdminHooks Proxy::make_admin_hooks() {
 
 awaitable<void> Proxy::accept_loop(tcp::acceptor& acceptor) {
   for (;;) {
-    auto strand = asio::make_strand(io_);
+    // A session's handlers must not run at once: a strand serialises them
+    // when several threads run io_; with one thread they are serial anyway,
+    // and the strand's bookkeeping on every handler would be pure cost.
+    const asio::any_io_executor strand = workers_ == 1
+                                             ? asio::any_io_executor(io_.get_executor())
+                                             : asio::any_io_executor(asio::make_strand(io_));
     auto [ec, socket] = co_await acceptor.async_accept(strand, use_nothrow);
     if (ec) {
       if (stopping_ || ec == asio::error::operation_aborted) co_return;

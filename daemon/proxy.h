@@ -65,6 +65,7 @@ class Proxy {
   std::optional<std::string> admin_token_;
   std::mutex install_mutex_;                         //!< one rebuild at a time
   std::shared_ptr<const conf::Config> file_config_;  //!< guarded by install_mutex_
+  unsigned workers_;  //!< threads running io_ ([server] workers, 0 = one per core)
   asio::io_context io_;
   asio::thread_pool blocking_{2};  //!< libpq work, never on the event loop
   std::vector<tcp::acceptor> acceptors_;

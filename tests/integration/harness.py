@@ -400,7 +400,9 @@ class Pgwarden:
         # Unlimited by default so load tests are not throttled; tests of the
         # rate limit set it per connection.
         self.limits: dict[str, int | float] = {"queries_per_minute": 0}
-        self.workers = 2
+        # Two unless PGWARDEN_WORKERS says otherwise (one ctest entry runs a
+        # file with one worker: a different executor for sessions).
+        self.workers = int(os.environ.get("PGWARDEN_WORKERS", "2"))
         self.extra_env: dict[str, str] = {}  # e.g. NOTIFY_SOCKET
         # More [server] keys. shutdown_grace is short so that a test leaving a
         # transaction open cannot stall teardown.

@@ -212,12 +212,17 @@ def test_result_byte_cap(pgwarden):
         assert conn.execute("SELECT 1").fetchone() == (1,)
 
 
-def _audit_lines(pgw: harness.Pgwarden, since: int) -> list[dict]:
+def _audit_lines(pgw: harness.Pgwarden, since: int, decided_after: float) -> list[dict]:
+    """Audit lines written after log offset `since` about decisions taken
+    after `decided_after` (time.time()): lines are written in batches, up to
+    20 ms late, so an earlier test's last lines may follow the mark."""
     import json
     lines = []
     for line in pgw.log_since(since).splitlines():
         if line.startswith("{") and '"event":"guard"' in line:
-            lines.append(json.loads(line))
+            parsed = json.loads(line)
+            if parsed["ts"] >= decided_after:
+                lines.append(parsed)
     return lines
 
 
@@ -229,14 +234,15 @@ def test_audit_trail_has_one_line_per_decision(pgwarden):
     off) and never a parameter value."""
     secret_value = f"needle-{uuid.uuid4().hex}"
     mark = pgwarden.log_mark()
+    started = time.time()
     with connect(pgwarden) as conn:
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("DELETE FROM loans WHERE loan_id = 1")
         conn.execute("SELECT loan_id FROM loans WHERE loan_id <= 3 ORDER BY 1").fetchall()
         conn.execute("SELECT loan_id FROM loans WHERE loan_id <= 5 ORDER BY 1").fetchall()
         conn.execute("SELECT %s::text", (secret_value,)).fetchall()
-    lines = harness.wait_until(lambda: len(_audit_lines(pgwarden, mark)) >= 4 and
-                               _audit_lines(pgwarden, mark), 10, "four audit lines")
+    lines = harness.wait_until(lambda: len(_audit_lines(pgwarden, mark, started)) >= 4 and
+                               _audit_lines(pgwarden, mark, started), 10, "four audit lines")
     denied = [l for l in lines if l["decision"] == "deny"]
     allowed = [l for l in lines if l["decision"] == "allow"]
     assert len(denied) == 1 and len(allowed) == 3

@@ -29,17 +29,18 @@ set(_pgwarden_integration_files
   test_pool_health.py
 )
 
-# One ctest entry per pytest file; extra "NAME=value" environment entries may
-# follow the file name.
+# One ctest entry per pytest file, named after it unless SUFFIX is given;
+# ENV "NAME=value"... adds environment entries.
 function(pgwarden_integration_test file)
+  cmake_parse_arguments(PARSE_ARGV 1 _arg "" "SUFFIX" "ENV")
   get_filename_component(_name "${file}" NAME_WE)
-  string(REGEX REPLACE "^test_" "" _name "${_name}")
+  string(REGEX REPLACE "^test_" "" _name "${_name}${_arg_SUFFIX}")
   add_test(
     NAME integration.${_name}
     COMMAND ${PGWARDEN_TEST_PYTHON} -m pytest -q -rfEsxX -p no:cacheprovider
             ${CMAKE_CURRENT_FUNCTION_LIST_DIR}/${file}
     WORKING_DIRECTORY ${CMAKE_CURRENT_FUNCTION_LIST_DIR})
-  set(_env "PGWARDEN_BIN=$<TARGET_FILE:pgwarden>" "PYTHONDONTWRITEBYTECODE=1" ${ARGN})
+  set(_env "PGWARDEN_BIN=$<TARGET_FILE:pgwarden>" "PYTHONDONTWRITEBYTECODE=1" ${_arg_ENV})
   set_tests_properties(integration.${_name} PROPERTIES
     ENVIRONMENT "${_env}"
     LABELS integration
@@ -52,6 +53,10 @@ endfunction()
 foreach(_file IN LISTS _pgwarden_integration_files)
   pgwarden_integration_test(${_file})
 endforeach()
+# Every daemon above runs two workers (sessions on strands); with one worker
+# sessions run on the io_context's executor itself: the pooling protocol
+# tests again, that way.
+pgwarden_integration_test(test_pooling_protocol.py SUFFIX _one_worker ENV PGWARDEN_WORKERS=1)
 
 # bench/run --quick (under a minute): the benchmark harness still sets up
 # PostgreSQL, PgBouncer and pgwarden, drives every target and writes its report.
@@ -72,5 +77,5 @@ set_tests_properties(bench.quick PROPERTIES
 add_executable(admin_server_test_main integration/admin_fixture.cpp)
 target_link_libraries(admin_server_test_main PRIVATE pgwarden_admin)
 foreach(_file IN ITEMS test_admin.py test_admin_catalog.py)
-  pgwarden_integration_test(${_file} "ADMIN_FIXTURE_BIN=$<TARGET_FILE:admin_server_test_main>")
+  pgwarden_integration_test(${_file} ENV "ADMIN_FIXTURE_BIN=$<TARGET_FILE:admin_server_test_main>")
 endforeach()
