@@ -164,11 +164,12 @@ std::optional<ConfigError> screen_for_tomlplusplus(std::string_view text,
                          code_point_name(c) + " outside a string or comment"};
     }
     if (tomlplusplus_295(c) && state != State::kComment) {
+      // Inside a string: the character is not named, since the string may
+      // be a secret (a catalog URL's password); its position is enough.
       return ConfigError{source, line, column, "",
-                         code_point_name(c) + " may be written only as an escape (\"\\u" +
-                             code_point_name(c).substr(2) +
-                             "\") or in a comment: the TOML library pgwarden is built with "
-                             "mishandles it (toml++ 3.3.0, upstream bug 295)"};
+                         "characters in U+00A1..U+0499, U+2EFE..U+32F7 and U+FB26..U+FEFE may "
+                         "be written only as \\u escapes or in comments: the TOML library "
+                         "pgwarden is built with mishandles them (toml++ 3.3.0, upstream bug 295)"};
     }
     // A string opens with one quote or three; three quotes close a
     // multi-line string, and up to two more just before them belong to it

@@ -283,11 +283,14 @@ BOOST_AUTO_TEST_CASE(screen_for_tomlplusplus_295) {
              "test.toml:2:12: U+2EFF outside a string or comment");
   BOOST_TEST(error("[s\u4e2drver]\n").to_string() ==
              "test.toml:1:3: U+4E2D outside a string or comment");
-  const ConfigError in_string = error("[log]\nlevel = \"caf\u00e9\"\n");
+  // In a string the character is not named (the string may be a secret).
+  const ConfigError in_string = error("[catalog]\nurl = \"postgresql://u:caf\u00e9@h/db\"\n");
   BOOST_TEST(in_string.to_string() ==
-             "test.toml:2:13: U+00E9 may be written only as an escape (\"\\u00E9\") or in a "
-             "comment: the TOML library pgwarden is built with mishandles it (toml++ 3.3.0, "
-             "upstream bug 295)");
+             "test.toml:2:26: characters in U+00A1..U+0499, U+2EFE..U+32F7 and U+FB26..U+FEFE "
+             "may be written only as \\u escapes or in comments: the TOML library pgwarden is "
+             "built with mishandles them (toml++ 3.3.0, upstream bug 295)");
+  BOOST_TEST(in_string.message.find("caf") == std::string::npos);
+  BOOST_TEST(in_string.message.find("00E9") == std::string::npos);
   // What the fuzzer found: toml++ scans `0"""é""b""` as one malformed value.
   BOOST_TEST(error("# c\nlevl =0\"\"\"\u00e9\"\"b\"\"\n").line == 2U);
   // A multi-line string's line-ending backslash, then the character.
