@@ -6,8 +6,9 @@
 // wake and a context switch per statement, a quarter of the proxy's CPU
 // under pgbench), and its stderr sink fflush()es every line (a write(2) per
 // statement). Here the worker threads append whole lines to one buffer
-// under a mutex, and the writer wakes every kFlushInterval, or when the
-// buffer reaches kWakeBytes, to write it out with one system call.
+// under a mutex; the writer sleeps while there is nothing to write, and
+// otherwise writes the buffer with one system call every kFlushInterval, or
+// as soon as it reaches kWakeBytes.
 #include "daemon/audit.h"
 
 #include <fmt/format.h>
@@ -45,14 +46,17 @@ class LineWriter {
   void append(std::string_view lines) {
     std::unique_lock lock(mutex_);
     room_.wait(lock, [&] { return pending_.size() < kMaxPendingBytes || stopping_; });
+    const bool was_empty = pending_.empty();
     pending_.append(lines);
-    if (pending_.size() >= kWakeBytes) wake_.notify_one();
+    // The first line of a batch starts the writer's kFlushInterval; after
+    // that only a full batch wakes it early.
+    if (was_empty || pending_.size() >= kWakeBytes) wake_.notify_one();
   }
 
   //! Returns once everything appended before the call is written.
   void flush() {
     std::unique_lock lock(mutex_);
-    const std::uint64_t target = appended_generation_ + 1;
+    const std::uint64_t target = taken_generation_ + 1;
     flush_requested_ = true;
     wake_.notify_one();
     room_.wait(lock, [&] { return written_generation_ >= target || stopping_; });
@@ -67,13 +71,16 @@ class LineWriter {
     std::string batch;
     std::unique_lock lock(mutex_);
     for (;;) {
+      // Asleep while there is nothing to write; then up to kFlushInterval
+      // for the batch to grow.
+      wake_.wait(lock, [&] { return stopping_ || flush_requested_ || !pending_.empty(); });
       wake_.wait_for(lock, kFlushInterval, [&] {
         return stopping_ || flush_requested_ || pending_.size() >= kWakeBytes;
       });
       batch.swap(pending_);
       const bool stop = stopping_;
       flush_requested_ = false;
-      const std::uint64_t generation = ++appended_generation_;
+      const std::uint64_t generation = ++taken_generation_;
       lock.unlock();
       write_all(batch);
       batch.clear();
@@ -100,9 +107,9 @@ class LineWriter {
   std::string pending_;
   bool stopping_ = false;
   bool flush_requested_ = false;
-  std::uint64_t appended_generation_ = 0;  //!< batches taken by the writer
-  std::uint64_t written_generation_ = 0;   //!< batches it has written
-  std::thread thread_;                     //!< last: starts once the rest exists
+  std::uint64_t taken_generation_ = 0;    //!< batches taken by the writer
+  std::uint64_t written_generation_ = 0;  //!< batches it has written
+  std::thread thread_;                    //!< last: starts once the rest exists
 };
 
 std::atomic<Mode> g_mode{Mode::Off};
@@ -110,7 +117,7 @@ std::unique_ptr<LineWriter> g_writer;
 
 //! Appends `text` as a JSON string (quotes and escapes from Boost.JSON).
 void append_json_string(std::string& out, std::string_view text) {
-  boost::json::serializer serializer;
+  thread_local boost::json::serializer serializer;  // reused: this runs per statement
   serializer.reset(text);
   char chunk[512];
   while (!serializer.done()) out.append(serializer.read(chunk, sizeof chunk));

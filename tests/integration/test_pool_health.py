@@ -110,10 +110,17 @@ def relay(world):
     r.close()
 
 
-def start_quietly(daemon: harness.Pgwarden, relay: Relay) -> None:
-    """Starts pgwarden and waits for its start-up read of the customer's
-    functions (libpq, through the relay, once per schema_cache_ttl) to end,
-    so later links through the relay are the pool's alone."""
+def start_through_relay(daemon: harness.Pgwarden, world, relay: Relay, **pool) -> None:
+    """Starts pgwarden with user acme's connection "analytics" reaching
+    PostgreSQL through the relay, pool settings `pool`, and waits for its
+    start-up read of the customer's functions (libpq, through the relay,
+    once per schema_cache_ttl) to end, so later links through the relay are
+    the pool's alone."""
+    daemon.pool.update(**pool)
+    daemon.add_user("acme")
+    daemon.add_connection("acme", "analytics",
+                          world.pg.url("analytics", "analyst", world.roles["analyst"],
+                                       port=relay.port))
     daemon.start()
     harness.wait_until(lambda: relay.count() >= 1 and relay.open_count() == 0, 15,
                        "pgwarden's start-up schema read through the relay")
@@ -130,13 +137,9 @@ def test_silent_idle_server_fails_its_check_and_is_replaced(world, relay):
     pg = world.pg
     daemon = harness.Pgwarden()
     try:
-        daemon.pool.update(min_size=1, max_size=2, health_check_period=PERIOD,
-                           connect_timeout=PERIOD, server_idle_timeout=0)
-        daemon.add_user("acme")
-        daemon.add_connection("acme", "analytics",
-                              pg.url("analytics", "analyst", world.roles["analyst"],
-                                     port=relay.port))
-        start_quietly(daemon, relay)
+        start_through_relay(daemon, world, relay, min_size=1, max_size=2,
+                            health_check_period=PERIOD, connect_timeout=PERIOD,
+                            server_idle_timeout=0)
         links = relay.count()
         before = analyst_backends(pg)
         # The pool fills to min_size once used: one server, idle after this.
@@ -174,13 +177,9 @@ def test_healthy_idle_server_is_checked_and_kept(world, relay):
     pg = world.pg
     daemon = harness.Pgwarden()
     try:
-        daemon.pool.update(min_size=1, max_size=2, health_check_period=PERIOD,
-                           connect_timeout=5, server_idle_timeout=0)
-        daemon.add_user("acme")
-        daemon.add_connection("acme", "analytics",
-                              pg.url("analytics", "analyst", world.roles["analyst"],
-                                     port=relay.port))
-        start_quietly(daemon, relay)
+        start_through_relay(daemon, world, relay, min_size=1, max_size=2,
+                            health_check_period=PERIOD, connect_timeout=5,
+                            server_idle_timeout=0)
         links = relay.count()
         before = analyst_backends(pg)
         assert daemon.psql("SELECT 1 AS before_check", "acme", "analytics").ok
