@@ -73,6 +73,11 @@ class Pool : public std::enable_shared_from_this<Pool> {
   //! strand: wake-ups are posted to the executor of the awaiting coroutine.
   awaitable<AcquireResult> acquire();
 
+  //! Leases a server released within the last moment, if there is one,
+  //! without waiting or checking anything: acquire()'s fast path. Null
+  //! otherwise (acquire() then decides).
+  std::unique_ptr<ServerConnection> try_acquire();
+
   //! Gives a leased server back. Only clean servers (ReadyForQuery idle,
   //! nothing outstanding) may be reused; anything else is closed.
   void release(std::unique_ptr<ServerConnection> server, bool reusable);
@@ -131,6 +136,8 @@ class Pool : public std::enable_shared_from_this<Pool> {
   awaitable<AcquireResult> open_server();
   void fill_to_min_locked();
   void wake_one_locked();
+  void enqueue_locked(const std::shared_ptr<Waiter>& waiter);
+  std::shared_ptr<Waiter> dequeue_locked();
   void hand_over_locked(std::unique_ptr<ServerConnection>& server);
   void track_locked(const ServerConnection& server, ServerInfo::State state, Clock::time_point now);
   //! True when health checks are on and the server has been neither used nor
