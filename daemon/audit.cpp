@@ -11,15 +11,14 @@
 // as soon as it reaches kWakeBytes.
 #include "daemon/audit.h"
 
-#include <fmt/format.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <boost/json/serializer.hpp>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <condition_variable>
-#include <iterator>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -115,8 +114,26 @@ class LineWriter {
 std::atomic<Mode> g_mode{Mode::Off};
 std::unique_ptr<LineWriter> g_writer;
 
-//! Appends `text` as a JSON string (quotes and escapes from Boost.JSON).
+//! True if `text` may stand between JSON quotes as it is: no quote, no
+//! backslash, no control character (what Boost.JSON's serializer escapes).
+bool json_plain(std::string_view text) {
+  for (const char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || c == '"' || c == '\\') return false;
+  }
+  return true;
+}
+
+//! Appends `text` as a JSON string: as it is when nothing needs escaping
+//! (user, connection and client names almost never do), else quoted and
+//! escaped by Boost.JSON.
 void append_json_string(std::string& out, std::string_view text) {
+  if (json_plain(text)) {
+    out += '"';
+    out += text;
+    out += '"';
+    return;
+  }
   thread_local boost::json::serializer serializer;  // reused: this runs per statement
   serializer.reset(text);
   char chunk[512];
@@ -128,6 +145,25 @@ void append_field(std::string& out, std::string_view key, std::string_view text)
   out += key;
   out += "\":";
   append_json_string(out, text);
+}
+
+//! Appends `value` in decimal, at least `width` digits (zero-padded).
+//! std::to_chars rather than fmt: a format string is parsed on every call,
+//! and this runs several times per statement.
+void append_decimal(std::string& out, std::uint64_t value, int width = 0) {
+  char digits[24];
+  const auto end = std::to_chars(digits, digits + sizeof digits, value).ptr;
+  const auto length = static_cast<int>(end - digits);
+  if (length < width) out.append(static_cast<std::size_t>(width - length), '0');
+  out.append(digits, end);
+}
+
+//! Appends `value` as 16 lower-case hex digits.
+void append_hex64(std::string& out, std::uint64_t value) {
+  constexpr char kHex[] = "0123456789abcdef";
+  char text[16];
+  for (int i = 15; i >= 0; --i, value >>= 4) text[i] = kHex[value & 0xF];
+  out.append(text, sizeof text);
 }
 
 }  // namespace
@@ -155,8 +191,11 @@ void record(const Event& event) {
   const auto now = std::chrono::duration_cast<std::chrono::microseconds>(
                        std::chrono::system_clock::now().time_since_epoch())
                        .count();
-  fmt::format_to(std::back_inserter(line), "{{\"ts\":{}.{:06},\"event\":\"guard\"", now / 1000000,
-                 now % 1000000);
+  line += "{\"ts\":";
+  append_decimal(line, static_cast<std::uint64_t>(now / 1000000));
+  line += '.';
+  append_decimal(line, static_cast<std::uint64_t>(now % 1000000), 6);
+  line += ",\"event\":\"guard\"";
   append_field(line, "user", event.user);
   append_field(line, "connection", event.connection);
   append_field(line, "client", event.client);
@@ -166,15 +205,22 @@ void record(const Event& event) {
     append_field(line, "sqlstate", event.sqlstate);
   }
   if (event.fingerprint != 0) {
-    fmt::format_to(std::back_inserter(line), ",\"fingerprint\":\"{:016x}\"", event.fingerprint);
+    line += ",\"fingerprint\":\"";
+    append_hex64(line, event.fingerprint);
+    line += '"';
   }
   if (!event.text.empty()) append_field(line, "query", event.text);
   if (event.duration_ms >= 0) {
-    const auto micros = static_cast<std::int64_t>(event.duration_ms * 1000.0 + 0.5);
-    fmt::format_to(std::back_inserter(line), ",\"duration_ms\":{}.{:03}", micros / 1000,
-                   micros % 1000);
+    const auto micros = static_cast<std::uint64_t>(event.duration_ms * 1000.0 + 0.5);
+    line += ",\"duration_ms\":";
+    append_decimal(line, micros / 1000);
+    line += '.';
+    append_decimal(line, micros % 1000, 3);
   }
-  if (event.rows >= 0) fmt::format_to(std::back_inserter(line), ",\"rows\":{}", event.rows);
+  if (event.rows >= 0) {
+    line += ",\"rows\":";
+    append_decimal(line, static_cast<std::uint64_t>(event.rows));
+  }
   line += "}\n";
   g_writer->append(line);
 }

@@ -9,8 +9,11 @@
 namespace pgwarden::daemon {
 namespace {
 
+//! ASCII only, as PostgreSQL's keyword folding (downcase_identifier folds
+//! bytes beyond ASCII only in single-byte encodings; upstream is UTF8); no
+//! locale lookup, since every statement's text is scanned with it.
 char lower(char c) {
-  return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
 }
 
 bool contains_ci(std::string_view haystack, std::string_view needle) {
