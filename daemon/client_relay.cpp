@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <utility>
+
 #include "daemon/audit.h"
 #include "daemon/client_session.h"
 #include "daemon/deallocate.h"
@@ -16,6 +18,9 @@ namespace pgwarden::daemon {
 namespace {
 
 namespace proto = protocol;
+
+//! Client bytes read in one go once a message is longer than the small buffer.
+constexpr std::size_t kClientReadChunk = 8192;
 namespace sqlstate = protocol::sqlstate;
 using proto::FrontendType;
 
@@ -45,17 +50,16 @@ void put_renamed(std::string& out, char type, std::string_view head, std::string
 
 awaitable<void> ClientSession::relay() {
   while (!closing_) {
-    if (client_in_.empty() && !client_.uses_tls()) {
-      // Wait for the next message without holding a buffer; through TLS the
-      // socket's readiness says nothing about decrypted bytes, so read.
+    if (client_in_.empty()) {
+      // Between messages the session holds no read buffer of its own: the
+      // next read goes into the small one, which a short message fits (a
+      // long one is read on below). Through TLS a record may decrypt to
+      // more than that, so read in full chunks there.
+      client_in_.release();
       if (!server_) release_idle_buffers();
-      auto [wait_ec] = co_await client_.socket().async_wait(tcp::socket::wait_read, use_nothrow);
-      if (wait_ec) {
-        spdlog::debug("{}: disconnected ({})", log_tag_, wait_ec.message());
-        break;
-      }
     }
-    auto space = client_in_.prepare(8192);
+    const bool small_read = client_in_.empty() && !client_.uses_tls();
+    auto space = small_read ? client_in_.prepare(1) : client_in_.prepare(kClientReadChunk);
     reading_client_ = true;
     auto [ec, n] = co_await client_.read_some(asio::buffer(space.data(), space.size()));
     reading_client_ = false;
@@ -64,13 +68,26 @@ awaitable<void> ClientSession::relay() {
       break;
     }
     client_in_.commit(n);
+    if (n == space.size()) {
+      // The socket may hold more: take what is there now, without waiting.
+      // An error shows again on the next read.
+      auto more = client_in_.prepare(kClientReadChunk);
+      error_code ignored;
+      client_in_.commit(client_.read_now(asio::buffer(more.data(), more.size()), ignored));
+    }
     last_activity_ = Clock::now();
     const bool keep_going = co_await take_client_messages();
     if (!to_server_.empty() && server_) {
-      writing_server_ = true;
-      auto [write_ec, written] = co_await server_->write(asio::buffer(to_server_));
-      (void)written;
-      writing_server_ = false;
+      // Most often the socket takes it all at once; only the rest is awaited.
+      error_code write_ec;
+      const std::size_t sent = server_->write_now(asio::buffer(to_server_), write_ec);
+      if (!write_ec && sent < to_server_.size()) {
+        writing_server_ = true;
+        auto [rest_ec, written] = co_await server_->write(asio::buffer(to_server_) + sent);
+        (void)written;
+        writing_server_ = false;
+        write_ec = rest_ec;
+      }
       if (write_ec && server_) {
         // The pump's read fails as well and reports the lost server.
         error_code ignored;
@@ -122,6 +139,10 @@ awaitable<bool> ClientSession::take_client_messages() {
 
 awaitable<bool> ClientSession::take_message(const proto::Frame& frame, std::string_view bytes) {
   const auto type = static_cast<FrontendType>(frame.type);
+  // Why no server could be leased, when one was needed. (Assigned from
+  // co_await in a plain statement: GCC 12 mishandles a co_await inside a
+  // conditional expression, destroying a temporary it never built.)
+  std::optional<Refusal> lease_refusal;
   if (skip_until_sync_ && type != FrontendType::Sync && type != FrontendType::Terminate) {
     co_return true;
   }
@@ -147,8 +168,9 @@ awaitable<bool> ClientSession::take_message(const proto::Frame& frame, std::stri
         refuse_query(*refusal);
         break;
       }
-      if (auto refusal = co_await ensure_server()) {
-        refuse_query(*refusal);
+      if (!has_server()) lease_refusal = co_await ensure_server();
+      if (lease_refusal) {
+        refuse_query(*lease_refusal);
         break;
       }
       push('Q', Disposition::Forward);
@@ -159,8 +181,9 @@ awaitable<bool> ClientSession::take_message(const proto::Frame& frame, std::stri
     }
 
     case FrontendType::Parse:
-      if (auto refusal = co_await ensure_server()) {
-        refuse_extended(*refusal);
+      if (!has_server()) lease_refusal = co_await ensure_server();
+      if (lease_refusal) {
+        refuse_extended(*lease_refusal);
         break;
       }
       take_parse(frame, bytes);
@@ -187,8 +210,9 @@ awaitable<bool> ClientSession::take_message(const proto::Frame& frame, std::stri
         if (describe->kind == 'S') statement = describe->name;
         head = proto::as_chars(frame.body.first(1));
       }
-      if (auto refusal = co_await ensure_server()) {
-        refuse_extended(*refusal);
+      if (!has_server()) lease_refusal = co_await ensure_server();
+      if (lease_refusal) {
+        refuse_extended(*lease_refusal);
         break;
       }
       batch_open_ = true;
@@ -227,8 +251,9 @@ awaitable<bool> ClientSession::take_message(const proto::Frame& frame, std::stri
           break;
         }
       }
-      if (auto refusal = co_await ensure_server()) {
-        refuse_extended(*refusal);
+      if (!has_server()) lease_refusal = co_await ensure_server();
+      if (lease_refusal) {
+        refuse_extended(*lease_refusal);
         break;
       }
       batch_open_ = true;
@@ -255,8 +280,9 @@ awaitable<bool> ClientSession::take_message(const proto::Frame& frame, std::stri
         push_local(std::move(complete));
         break;
       }
-      if (auto refusal = co_await ensure_server()) {
-        refuse_extended(*refusal);
+      if (!has_server()) lease_refusal = co_await ensure_server();
+      if (lease_refusal) {
+        refuse_extended(*lease_refusal);
         break;
       }
       batch_open_ = true;
@@ -366,6 +392,18 @@ void ClientSession::ensure_prepared(const ClientStatement& statement) {
   to_server_.append(statement.parse_message);
 }
 
+bool ClientSession::has_server() {
+  if (server_) return true;
+  // The common case under load: a server released a moment ago, taken
+  // without a coroutine (ensure_server does the rest: waiting, opening,
+  // checking an idle one, a reloaded tenant).
+  if (tenant_generation_ != context_.generation.load(std::memory_order_acquire)) return false;
+  auto server = tenant_->pool->try_acquire();
+  if (!server) return false;
+  link_server(std::move(server));
+  return true;
+}
+
 awaitable<std::optional<ClientSession::Refusal>> ClientSession::ensure_server() {
   if (server_) co_return std::nullopt;
   const auto generation = context_.generation.load(std::memory_order_acquire);
@@ -384,7 +422,12 @@ awaitable<std::optional<ClientSession::Refusal>> ClientSession::ensure_server() 
   if (auto* error = std::get_if<AcquireError>(&leased)) {
     co_return Refusal{error->sqlstate, error->message, error->hint};
   }
-  server_ = std::move(std::get<std::unique_ptr<ServerConnection>>(leased));
+  link_server(std::move(std::get<std::unique_ptr<ServerConnection>>(leased)));
+  co_return std::nullopt;
+}
+
+void ClientSession::link_server(std::unique_ptr<ServerConnection> server) {
+  server_ = std::move(server);
   tx_status_ = proto::TxStatus::Idle;
   // Bring the server's session to this client's: undo what a previous
   // client left that pgwarden could not follow, then apply this client's
@@ -398,7 +441,10 @@ awaitable<std::optional<ClientSession::Refusal>> ClientSession::ensure_server() 
     server_->settings().clear();
     server_->set_needs_reset(false);
   }
-  build_parameter_sync(client_parameters_, server_->parameters(), sql);
+  if (!server_->known_to_match(client_parameters_)) {
+    build_parameter_sync(client_parameters_, std::as_const(*server_).parameters(), sql);
+    server_->remember_match(client_parameters_);
+  }
   if (build_settings_sync(client_settings_, server_->settings(), sql)) {
     server_->settings() = client_settings_;
   }
@@ -415,7 +461,6 @@ awaitable<std::optional<ClientSession::Refusal>> ClientSession::ensure_server() 
     asio::co_spawn(
         self->strand_, [self] { return self->pump_server(); }, asio::detached);
   });
-  co_return std::nullopt;
 }
 
 std::optional<ClientSession::Refusal> ClientSession::check_statement(std::string_view sql) {

@@ -48,12 +48,7 @@ bool acceptable_client_encoding(std::string_view value) {
 }  // namespace
 
 ClientSession::ClientSession(tcp::socket socket, ProxyContext& context)
-    : context_(context),
-      config_(context.config()),
-      client_(std::move(socket)),
-      statement_timer_(client_.socket().get_executor()),
-      idle_timer_(client_.socket().get_executor()),
-      client_write_gate_(client_.socket().get_executor(), Clock::time_point::max()) {
+    : context_(context), config_(context.config()), client_(std::move(socket)) {
   client_limits_.max_message_size = config_->server.max_message_size;
 }
 
@@ -65,10 +60,6 @@ ClientSession::~ClientSession() {
 
 awaitable<void> ClientSession::run() {
   strand_ = co_await asio::this_coro::executor;
-  // The gate timer must wait on this strand, not on the socket's executor.
-  client_write_gate_ = asio::steady_timer(strand_, Clock::time_point::max());
-  statement_timer_ = asio::steady_timer(strand_);
-  idle_timer_ = asio::steady_timer(strand_);
   error_code ignored;
   client_.socket().set_option(tcp::no_delay(true), ignored);
   const auto peer = client_.socket().remote_endpoint(ignored);
@@ -95,7 +86,7 @@ awaitable<void> ClientSession::run() {
   last_activity_ = Clock::now();
   arm_idle_timer();
   co_await relay();
-  idle_timer_.cancel();
+  if (idle_timer_) idle_timer_->cancel();
 }
 
 awaitable<bool> ClientSession::handshake() {
@@ -445,7 +436,12 @@ awaitable<bool> ClientSession::attach_tenant() {
   shown["client_encoding"] = "UTF8";
   // Servers only report application_name when set; clients expect to see it.
   shown.try_emplace("application_name", "");
-  client_parameters_ = shown;
+  // What the session remembers is what it replays on servers: the tracked
+  // parameters (the rest are the server's own and the same everywhere).
+  client_parameters_.clear();
+  for (std::string_view name : kTrackedParameters) {
+    if (auto it = shown.find(name); it != shown.end()) client_parameters_.insert(*it);
+  }
 
   std::string out;
   for (const auto& [name, value] : shown) proto::put_parameter_status(out, name, value);
@@ -495,8 +491,9 @@ void ClientSession::arm_idle_timer() {
            : in_transaction.count() <= 0 ? idle
                                          : std::min(idle, in_transaction);
   }
-  idle_timer_.expires_at(last_activity_ + std::chrono::duration_cast<Clock::duration>(wait));
-  idle_timer_.async_wait([weak = weak_from_this()](const error_code& ec) {
+  auto& idle_timer = timer(idle_timer_);
+  idle_timer.expires_at(last_activity_ + std::chrono::duration_cast<Clock::duration>(wait));
+  idle_timer.async_wait([weak = weak_from_this()](const error_code& ec) {
     if (auto self = weak.lock(); self && !ec) self->on_idle_timer();
   });
 }

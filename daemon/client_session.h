@@ -2,7 +2,7 @@
 // authentication, then the ready loop that leases a server per transaction.
 #pragma once
 
-#include <deque>
+#include <array>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -89,6 +89,12 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   awaitable<bool> take_message(const protocol::Frame& frame, std::string_view bytes);
   //! Links a server if none is; on failure the refusal to answer with.
   awaitable<std::optional<Refusal>> ensure_server();
+  //! True when a server is linked, or one could be at once (a recently
+  //! released idle one): ensure_server's fast path, without a coroutine.
+  bool has_server();
+  //! Makes `server` this session's: syncs its session state to the
+  //! client's and starts the pump.
+  void link_server(std::unique_ptr<ServerConnection> server);
   //! The query guard's verdict on one statement text (nullopt = allowed).
   std::optional<Refusal> check_statement(std::string_view sql);
   //! Charges the connection's rate limit; the refusal when it is spent.
@@ -122,6 +128,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void arm_statement_timer();
   void disarm_statement_timer();
   void arm_cancel_deadline();
+  //! Makes sure the statement timer expires by statement_deadline_.
+  void wait_statement_timer();
+  void on_statement_deadline();
   //! Sends a CancelRequest for the linked server's running statement.
   void cancel_on_server();
   void release_or_park(std::unique_ptr<ServerConnection> server, bool reusable);
@@ -138,13 +147,28 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void note_effect(const SessionEffect& effect);
   void settle_effect(SessionEffect& effect);
   void apply_effect(const SessionEffect& effect);
-  awaitable<error_code> write_client(std::span<const asio::const_buffer> buffers);
+  //! Writes to the client, one writer at a time; `sent` bytes of `buffers`
+  //! already went (by write_client_now).
+  awaitable<error_code> write_client(std::span<const asio::const_buffer> buffers,
+                                     std::size_t sent = 0);
+  //! The fast path, without a coroutine: true when all of `buffers` went at
+  //! once (or the write failed: `ec`), false when write_client must finish
+  //! it, `sent` bytes in.
+  bool write_client_now(std::span<const asio::const_buffer> buffers, std::size_t& sent,
+                        error_code& ec);
   awaitable<error_code> write_client(std::string_view bytes);
+  //! The timer in `slot`, made on this session's strand at first use.
+  asio::steady_timer& timer(std::unique_ptr<asio::steady_timer>& slot) {
+    if (!slot) slot = std::make_unique<asio::steady_timer>(strand_);
+    return *slot;
+  }
 
   ProxyContext& context_;
   std::shared_ptr<const conf::Config> config_;
   PgStream client_;
-  ByteBuffer client_in_;
+  //! Where a short client message is read while no buffer is held.
+  std::array<std::byte, 256> client_small_;
+  ByteBuffer client_in_{client_small_};
   protocol::FrontendLimits client_limits_;
   std::string user_;
   std::string database_;
@@ -159,7 +183,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool draining_ = false;
   std::unique_ptr<ServerConnection> server_;  //!< linked server, if any
   ClientStatements statements_;               //!< this client's named statements
-  std::deque<PendingRequest> pending_;        //!< answers owed, oldest first
+  RequestQueue pending_;                      //!< answers owed, oldest first
   std::string to_server_;                     //!< messages waiting to go upstream
   std::string loop_out_;                      //!< local replies emitted by the client loop
   std::string pump_out_;                      //!< local replies emitted by the server pump
@@ -203,10 +227,15 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::vector<asio::const_buffer> gather_;
   protocol::BackendLimits server_limits_;
 
-  asio::steady_timer statement_timer_;
-  asio::steady_timer idle_timer_;
+  // Timers are made on first use (most sessions never need the idle timer or
+  // the write gate) and kept: an idle session pays a pointer for each.
+  std::unique_ptr<asio::steady_timer> statement_timer_;
+  std::unique_ptr<asio::steady_timer> idle_timer_;
   Clock::time_point last_activity_ = Clock::now();
-  bool statement_timer_armed_ = false;
+  bool statement_timer_armed_ = false;    //!< a statement (or a cancel's grace) is timed
+  bool statement_timer_waiting_ = false;  //!< statement_timer_ has a wait outstanding
+  bool cancel_grace_ = false;             //!< the deadline is the cancel's grace
+  Clock::time_point statement_deadline_;
   bool timed_out_ = false;         //!< the next 57014 from the server is our timeout
   std::uint64_t result_rows_ = 0;  //!< of the statement being relayed
   std::uint64_t result_bytes_ = 0;
@@ -221,8 +250,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::vector<Parked> parked_;  //!< released servers waiting for their cancels
 
   bool writing_client_ = false;
-  bool reading_client_ = false;  //!< a read into client_in_ is in flight
-  asio::steady_timer client_write_gate_;
+  std::uint32_t client_write_waiters_ = 0;  //!< coroutines queued at the gate
+  bool reading_client_ = false;             //!< a read into client_in_ is in flight
+  std::unique_ptr<asio::steady_timer> client_write_gate_;
   asio::any_io_executor strand_;  //!< this session's strand, set by run()
 };
 

@@ -7,9 +7,9 @@
 
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "daemon/session_state.h"
 
@@ -62,6 +62,59 @@ inline bool ends_request(char request, char type) {
       return false;
   }
 }
+
+//! The requests owed answers, oldest first: a vector read from a moving
+//! front. Unlike std::deque (which allocates half a kilobyte when built) it
+//! costs an idle session nothing, and once warm its pushes and pops do not
+//! allocate: the storage is kept and the front index rewinds when the queue
+//! empties, as it does at the end of every transaction.
+class RequestQueue {
+ public:
+  using iterator = std::vector<PendingRequest>::iterator;
+  using const_iterator = std::vector<PendingRequest>::const_iterator;
+
+  bool empty() const { return head_ == items_.size(); }
+  std::size_t size() const { return items_.size() - head_; }
+  std::size_t capacity() const { return items_.capacity(); }
+  PendingRequest& front() { return items_[head_]; }
+  const PendingRequest& front() const { return items_[head_]; }
+  PendingRequest& back() { return items_.back(); }
+  iterator begin() { return items_.begin() + static_cast<std::ptrdiff_t>(head_); }
+  iterator end() { return items_.end(); }
+  const_iterator begin() const { return items_.begin() + static_cast<std::ptrdiff_t>(head_); }
+  const_iterator end() const { return items_.end(); }
+
+  void push_back(PendingRequest request) { items_.push_back(std::move(request)); }
+  void pop_front() {
+    items_[head_] = PendingRequest{};  // frees what it held now, not at the rewind
+    if (++head_ == items_.size()) {
+      clear();
+    } else if (head_ >= kCompactAfter && head_ * 2 >= items_.size()) {
+      // A long pipeline: drop the spent front so the vector stays bounded.
+      items_.erase(items_.begin(), begin());
+      head_ = 0;
+    }
+  }
+  void erase(iterator first, iterator last) { items_.erase(first, last); }
+  void clear() {
+    items_.clear();
+    head_ = 0;
+  }
+  //! Gives the storage back (an idle session) once a pipeline made it
+  //! large; a few entries' worth is kept, or every transaction of the
+  //! extended protocol would allocate it again.
+  void release() {
+    if (!empty() || items_.capacity() <= kKeep) return;
+    std::vector<PendingRequest>().swap(items_);
+    head_ = 0;
+  }
+
+ private:
+  static constexpr std::size_t kCompactAfter = 64;
+  static constexpr std::size_t kKeep = 8;
+  std::vector<PendingRequest> items_;
+  std::size_t head_ = 0;
+};
 
 //! True for backend messages that can arrive outside any request's answer.
 inline bool is_asynchronous(char type) {

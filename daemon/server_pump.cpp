@@ -86,6 +86,7 @@ awaitable<void> ClientSession::pump_server() {
 void ClientSession::release_idle_buffers() {
   server_in_.release();
   if (!reading_client_) client_in_.release();
+  pending_.release();
   // Output scratch strings keep the capacity of the largest message seen;
   // give back anything beyond a small working size.
   constexpr std::size_t kKeep = 1024;
@@ -130,7 +131,11 @@ awaitable<void> ClientSession::pump_server_loop() {
                                        : server_in_.data().data();
       gather_.push_back(asio::buffer(base + segment.offset, segment.size));
     }
-    const auto write_error = gather_.empty() ? error_code{} : co_await write_client(gather_);
+    error_code write_error;
+    std::size_t sent = 0;
+    if (!gather_.empty() && !write_client_now(gather_, sent, write_error)) {
+      write_error = co_await write_client(gather_, sent);
+    }
     server_in_.consume(scanned);
     pump_out_.clear();
     last_activity_ = Clock::now();
@@ -317,8 +322,10 @@ void ClientSession::on_server_message(char type, proto::ByteView body, bool& wel
       server_->parameters()[std::string(status->name)] = std::string(status->value);
       // Forwarded: the client's own SET, now its value. Swallowed: pgwarden's
       // sync (already the client's value) or its RESET ALL (not the client's).
-      if (pending_.empty() || pending_.front().disposition == Disposition::Forward) {
-        client_parameters_[std::string(status->name)] = std::string(status->value);
+      if ((pending_.empty() || pending_.front().disposition == Disposition::Forward) &&
+          !tracked_parameter(status->name).empty()) {
+        client_parameters_[std::string(tracked_parameter(status->name))] =
+            std::string(status->value);
       }
       return;
     }
@@ -453,14 +460,50 @@ void ClientSession::unlink_server(bool reusable) {
   if (draining_ && pending_.empty()) leave_for_shutdown();
 }
 
-awaitable<error_code> ClientSession::write_client(std::span<const asio::const_buffer> buffers) {
+bool ClientSession::write_client_now(std::span<const asio::const_buffer> buffers, std::size_t& sent,
+                                     error_code& ec) {
+  sent = 0;
+  ec.clear();
+  if (writing_client_) return false;  // queue behind the writer at the gate
+  sent = client_.write_now(buffers, ec);
+  return ec || sent == asio::buffer_size(buffers);
+}
+
+awaitable<error_code> ClientSession::write_client(std::span<const asio::const_buffer> buffers,
+                                                  std::size_t sent) {
   // Server results and local replies share the socket: one writer at a time.
-  while (writing_client_) co_await client_write_gate_.async_wait(use_nothrow);
+  while (writing_client_) {
+    ++client_write_waiters_;
+    // Never expires: woken by cancel_one() from the writer before us. (Its
+    // expiry is set once; setting it again would cancel the other waiters.)
+    if (!client_write_gate_) {
+      client_write_gate_ = std::make_unique<asio::steady_timer>(strand_, Clock::time_point::max());
+    }
+    co_await client_write_gate_->async_wait(use_nothrow);
+    --client_write_waiters_;
+  }
   writing_client_ = true;
-  auto [ec, n] = co_await client_.write(buffers);
-  (void)n;
+  // Most often the socket takes it all at once; only the rest is awaited,
+  // which is how a client that does not read holds back its server.
+  error_code ec;
+  std::size_t skip = sent;
+  if (skip == 0) skip = client_.write_now(buffers, ec);
+  if (!ec && skip < asio::buffer_size(buffers)) {
+    std::vector<asio::const_buffer> rest;
+    for (const auto& buffer : buffers) {
+      if (skip >= buffer.size()) {
+        skip -= buffer.size();
+        continue;
+      }
+      rest.push_back(buffer + skip);
+      skip = 0;
+    }
+    auto [write_ec, n] = co_await client_.write(rest);
+    (void)n;
+    ec = write_ec;
+  }
   writing_client_ = false;
-  client_write_gate_.cancel_one();
+  if (client_write_waiters_ > 0) client_write_gate_->cancel_one();
   co_return ec;
 }
 
@@ -473,18 +516,9 @@ void ClientSession::arm_statement_timer() {
   const auto timeout = tenant_->pool->settings().query_timeout;
   if (timeout.count() <= 0) return;
   statement_timer_armed_ = true;
-  statement_timer_.expires_after(std::chrono::duration_cast<Clock::duration>(timeout));
-  statement_timer_.async_wait([weak = weak_from_this()](const error_code& ec) {
-    auto self = weak.lock();
-    if (ec || !self || !self->statement_timer_armed_) return;
-    self->statement_timer_armed_ = false;
-    if (!self->server_ || self->pending_.empty()) return;
-    spdlog::info("{}: statement on \"{}\" ran past query_timeout, cancelling it", self->log_tag_,
-                 self->tenant_->name);
-    self->timed_out_ = true;
-    self->cancel_on_server();
-    self->arm_cancel_deadline();
-  });
+  cancel_grace_ = false;
+  statement_deadline_ = Clock::now() + std::chrono::duration_cast<Clock::duration>(timeout);
+  wait_statement_timer();
 }
 
 void ClientSession::arm_cancel_deadline() {
@@ -492,26 +526,61 @@ void ClientSession::arm_cancel_deadline() {
   // read, never acts on a cancel: past this grace, its connection is closed,
   // which ends the statement upstream; the pump then answers 57014.
   statement_timer_armed_ = true;
-  statement_timer_.expires_after(kCancelGrace);
-  statement_timer_.async_wait([weak = weak_from_this()](const error_code& ec) {
+  cancel_grace_ = true;
+  statement_deadline_ = Clock::now() + kCancelGrace;
+  wait_statement_timer();
+}
+
+void ClientSession::wait_statement_timer() {
+  // One wait at a time, left running when its statement ends: when it
+  // expires it looks at the deadline of whatever runs then. A statement
+  // that ends within query_timeout so costs a clock read, not a timer
+  // armed and cancelled (and a handler run) each time.
+  auto& statement_timer = timer(statement_timer_);
+  if (statement_timer_waiting_ && statement_timer.expiry() <= statement_deadline_) return;
+  statement_timer_waiting_ = true;
+  // Replaces a wait that would expire too late (a reload shortened
+  // query_timeout); that one completes with operation_aborted.
+  statement_timer.expires_at(statement_deadline_);
+  statement_timer.async_wait([weak = weak_from_this()](const error_code& ec) {
     auto self = weak.lock();
-    if (ec || !self || !self->statement_timer_armed_) return;
+    if (ec || !self) return;
+    self->statement_timer_waiting_ = false;
+    if (!self->statement_timer_armed_) return;  // nothing runs now
+    if (Clock::now() < self->statement_deadline_) {
+      self->wait_statement_timer();  // a later statement's deadline
+      return;
+    }
     self->statement_timer_armed_ = false;
-    if (!self->server_ || self->pending_.empty() || !self->timed_out_) return;
-    spdlog::warn("{}: the server of \"{}\" did not act on the cancel within {} s; closing it",
-                 self->log_tag_, self->tenant_->name,
-                 std::chrono::duration_cast<std::chrono::seconds>(kCancelGrace).count());
-    self->cancel_ignored_ = true;
-    // Closed, not shut down: with unread bytes queued the kernel resets the
-    // connection, which also frees a backend blocked writing to us.
-    error_code ignored;
-    self->server_->socket().close(ignored);
+    self->on_statement_deadline();
   });
 }
 
+void ClientSession::on_statement_deadline() {
+  if (!server_ || pending_.empty()) return;
+  if (!cancel_grace_) {
+    spdlog::info("{}: statement on \"{}\" ran past query_timeout, cancelling it", log_tag_,
+                 tenant_->name);
+    timed_out_ = true;
+    cancel_on_server();
+    arm_cancel_deadline();
+    return;
+  }
+  if (!timed_out_) return;
+  spdlog::warn("{}: the server of \"{}\" did not act on the cancel within {} s; closing it",
+               log_tag_, tenant_->name,
+               std::chrono::duration_cast<std::chrono::seconds>(kCancelGrace).count());
+  cancel_ignored_ = true;
+  // Closed, not shut down: with unread bytes queued the kernel resets the
+  // connection, which also frees a backend blocked writing to us.
+  error_code ignored;
+  server_->socket().close(ignored);
+}
+
 void ClientSession::disarm_statement_timer() {
-  if (statement_timer_armed_) statement_timer_.cancel();
+  // The wait itself stays; it finds nothing armed when it expires.
   statement_timer_armed_ = false;
+  cancel_grace_ = false;
   timed_out_ = false;
 }
 

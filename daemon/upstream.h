@@ -59,8 +59,18 @@ class ServerConnection : public PgStream {
   explicit ServerConnection(tcp::socket socket) : PgStream(std::move(socket)) {}
 
   //! Parameters this server reported, kept current while it is in use.
-  ParameterMap& parameters() { return parameters_; }
+  //! Taking them for change forgets which client values they matched.
+  ParameterMap& parameters() {
+    matches_.reset();
+    return parameters_;
+  }
   const ParameterMap& parameters() const { return parameters_; }
+
+  //! True when the tracked parameters are known to hold `client`'s values
+  //! (set by remember_match, forgotten by any change): a client like the
+  //! last one then costs a map comparison, not a look-up per parameter.
+  bool known_to_match(const ParameterMap& client) const { return matches_ && *matches_ == client; }
+  void remember_match(const ParameterMap& client) { matches_ = client; }
 
   //! The parameters as they were right after login: where RESET ALL returns.
   const ParameterMap& initial_parameters() const { return initial_parameters_; }
@@ -106,6 +116,7 @@ class ServerConnection : public PgStream {
 
  private:
   ParameterMap parameters_;
+  std::optional<ParameterMap> matches_;
   ParameterMap initial_parameters_;
   SessionSettings settings_;
   bool needs_reset_ = false;

@@ -229,6 +229,37 @@ def test_query_timeout_cancels_upstream_and_session_survives(pgwarden, pg):
         assert running == 0
 
 
+def test_query_timeout_counts_from_each_statement_start(pgwarden):
+    """query_timeout is per statement. pgwarden keeps one timer wait running
+    across statements and looks at the current deadline when it fires, so
+    this proves a deadline left from an earlier statement never cancels a
+    later one (statements of ~0.45 s each run back to back for over twice
+    the 1 s limit), and that a long statement right after them is still
+    cancelled about 1 s after its own start."""
+    with psycopg.connect(pgwarden.dsn("acme", "slow"), autocommit=True) as conn:
+        # pg_sleep is refused by the guard: calibrate a counting query instead.
+        started = time.monotonic()
+        conn.execute("SELECT count(*) FROM generate_series(1, 1000000)")
+        per_row = (time.monotonic() - started) / 1_000_000
+        rows = max(1000, int(0.45 / per_row))
+        sql = f"SELECT count(*) FROM generate_series(1, {rows})"
+        began = time.monotonic()
+        longest = 0.0
+        for _ in range(30):  # bounded; ends once the limit was outlasted twice
+            if time.monotonic() - began > 2.2:
+                break
+            t0 = time.monotonic()
+            assert conn.execute(sql).fetchone()[0] == rows
+            longest = max(longest, time.monotonic() - t0)
+        assert time.monotonic() - began > 2.2 and longest < 0.9, (time.monotonic() - began, longest)
+        started = time.monotonic()
+        with pytest.raises(psycopg.errors.QueryCanceled) as caught:
+            conn.execute(SLOW_QUERY)
+        elapsed = time.monotonic() - started
+        assert "query_timeout" in (caught.value.diag.message_detail or "")
+        assert 0.9 <= elapsed < 2.8, elapsed
+
+
 def test_client_cancel_reaches_the_running_statement(pgwarden):
     """psycopg's cancel (a CancelRequest on a new connection, with the key
     pgwarden issued) stops the client's statement upstream; the session
