@@ -131,24 +131,46 @@ awaitable<bool> ClientSession::take_client_messages() {
     }
     const auto frame = decoded.frame;
     const auto bytes = proto::as_chars(client_in_.data().first(frame.total_size));
-    const bool keep_going = co_await take_message(frame, bytes);
+    auto step = take_message(frame, bytes, nullptr);
+    if (step == Step::NeedServer) {
+      // The one suspension of a message: waiting for (or opening) a server.
+      // Then the message is taken again from where it stopped.
+      std::optional<Refusal> refusal = co_await ensure_server();
+      step = take_message(frame, bytes, &refusal);
+    }
     client_in_.consume(frame.total_size);
-    if (!keep_going) co_return false;
+    if (step == Step::Close) co_return false;
   }
 }
 
-awaitable<bool> ClientSession::take_message(const proto::Frame& frame, std::string_view bytes) {
+bool ClientSession::lease_server(const std::optional<Refusal>* leased, Step& step,
+                                 void (ClientSession::*refuse)(const Refusal&)) {
+  if (has_server()) return true;
+  if (leased == nullptr) {
+    step = Step::NeedServer;  // the caller leases one and calls again
+  } else {
+    // ensure_server found none: its refusal (it always gives one then).
+    (this->*refuse)(leased->has_value() ? **leased
+                                        : Refusal{sqlstate::kConnectionFailure,
+                                                  "pgwarden could not lease a server connection"});
+    step = Step::Continue;
+  }
+  return false;
+}
+
+ClientSession::Step ClientSession::take_message(const proto::Frame& frame, std::string_view bytes,
+                                                const std::optional<Refusal>* leased) {
   const auto type = static_cast<FrontendType>(frame.type);
-  // Why no server could be leased, when one was needed. (Assigned from
-  // co_await in a plain statement: GCC 12 mishandles a co_await inside a
-  // conditional expression, destroying a temporary it never built.)
-  std::optional<Refusal> lease_refusal;
+  // Taken again after a lease (`leased` set): what was done before the
+  // lease point (the guard's verdict, rate tokens) is not done twice.
+  const bool first_pass = leased == nullptr;
+  Step step = Step::Continue;
   if (skip_until_sync_ && type != FrontendType::Sync && type != FrontendType::Terminate) {
-    co_return true;
+    return Step::Continue;
   }
   switch (type) {
     case FrontendType::Terminate:
-      co_return false;
+      return Step::Close;
 
     case FrontendType::Query: {
       auto query = proto::decode_query(frame.body);
@@ -160,19 +182,17 @@ awaitable<bool> ClientSession::take_message(const proto::Frame& frame, std::stri
         answer_deallocate(*deallocate);
         break;
       }
-      if (auto refusal = check_statement(query->sql)) {
-        refuse_query(*refusal);
-        break;
+      if (first_pass) {
+        if (auto refusal = check_statement(query->sql)) {
+          refuse_query(*refusal);
+          break;
+        }
+        if (auto refusal = take_rate_tokens(static_cast<double>(last_statement_count_))) {
+          refuse_query(*refusal);
+          break;
+        }
       }
-      if (auto refusal = take_rate_tokens(static_cast<double>(last_statement_count_))) {
-        refuse_query(*refusal);
-        break;
-      }
-      if (!has_server()) lease_refusal = co_await ensure_server();
-      if (lease_refusal) {
-        refuse_query(*lease_refusal);
-        break;
-      }
+      if (!lease_server(leased, step, &ClientSession::refuse_query)) return step;
       push('Q', Disposition::Forward);
       pending_.back().fingerprint = last_fingerprint_;
       note_effect(last_effect_);
@@ -181,11 +201,7 @@ awaitable<bool> ClientSession::take_message(const proto::Frame& frame, std::stri
     }
 
     case FrontendType::Parse:
-      if (!has_server()) lease_refusal = co_await ensure_server();
-      if (lease_refusal) {
-        refuse_extended(*lease_refusal);
-        break;
-      }
+      if (!lease_server(leased, step, &ClientSession::refuse_extended)) return step;
       take_parse(frame, bytes);
       break;
 
@@ -210,11 +226,7 @@ awaitable<bool> ClientSession::take_message(const proto::Frame& frame, std::stri
         if (describe->kind == 'S') statement = describe->name;
         head = proto::as_chars(frame.body.first(1));
       }
-      if (!has_server()) lease_refusal = co_await ensure_server();
-      if (lease_refusal) {
-        refuse_extended(*lease_refusal);
-        break;
-      }
+      if (!lease_server(leased, step, &ClientSession::refuse_extended)) return step;
       batch_open_ = true;
       if (statement.empty()) {
         if (type == FrontendType::Bind) {
@@ -245,17 +257,13 @@ awaitable<bool> ClientSession::take_message(const proto::Frame& frame, std::stri
 
     case FrontendType::Execute:
     case FrontendType::Flush:
-      if (type == FrontendType::Execute) {
+      if (type == FrontendType::Execute && first_pass) {
         if (auto refusal = take_rate_tokens(1)) {
           refuse_extended(*refusal);
           break;
         }
       }
-      if (!has_server()) lease_refusal = co_await ensure_server();
-      if (lease_refusal) {
-        refuse_extended(*lease_refusal);
-        break;
-      }
+      if (!lease_server(leased, step, &ClientSession::refuse_extended)) return step;
       batch_open_ = true;
       if (type == FrontendType::Execute) {
         push('E', Disposition::Forward);
@@ -280,11 +288,7 @@ awaitable<bool> ClientSession::take_message(const proto::Frame& frame, std::stri
         push_local(std::move(complete));
         break;
       }
-      if (!has_server()) lease_refusal = co_await ensure_server();
-      if (lease_refusal) {
-        refuse_extended(*lease_refusal);
-        break;
-      }
+      if (!lease_server(leased, step, &ClientSession::refuse_extended)) return step;
       batch_open_ = true;
       push('C', Disposition::Forward);
       to_server_.append(bytes);
@@ -331,7 +335,7 @@ awaitable<bool> ClientSession::take_message(const proto::Frame& frame, std::stri
       refuse_query({sqlstate::kProtocolViolation, "unexpected password message", {}});
       break;
   }
-  co_return true;
+  return Step::Continue;
 }
 
 void ClientSession::take_parse(const proto::Frame& frame, std::string_view bytes) {

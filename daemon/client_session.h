@@ -86,7 +86,21 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   awaitable<void> relay();
   //! Handles every whole message in the input buffer; false ends the session.
   awaitable<bool> take_client_messages();
-  awaitable<bool> take_message(const protocol::Frame& frame, std::string_view bytes);
+  //! What became of a client message.
+  enum class Step { Continue, Close, NeedServer };
+  //! Judges and forwards (or answers) one message, without suspending:
+  //! NeedServer when it reached a point that needs a server and none could
+  //! be linked at once; the caller then leases one (ensure_server) and
+  //! calls again with the outcome in `leased`. Not a coroutine, so a
+  //! message costs no frame, and a client queued for a server holds no
+  //! frame of this size.
+  Step take_message(const protocol::Frame& frame, std::string_view bytes,
+                    const std::optional<Refusal>* leased);
+  //! At a point of take_message that needs a server: true when one is
+  //! linked; else false with `step` set (NeedServer on the first pass, or
+  //! Continue once `refuse` answered the failed lease).
+  bool lease_server(const std::optional<Refusal>* leased, Step& step,
+                    void (ClientSession::*refuse)(const Refusal&));
   //! Links a server if none is; on failure the refusal to answer with.
   awaitable<std::optional<Refusal>> ensure_server();
   //! True when a server is linked, or one could be at once (a recently
