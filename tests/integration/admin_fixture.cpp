@@ -101,6 +101,10 @@ int run(const std::string& config_path) {
                                         config, stub_hooks(calls), settings);
 
   asio::io_context io;
+  // Before the listener exists: a test that sees the socket may send
+  // SIGTERM at once, and without a handler the signal would kill the process
+  // (seen under TSan). Asio keeps a signal that arrives before async_wait.
+  asio::signal_set signals(io, SIGINT, SIGTERM);
   admin::AdminServer server(io.get_executor(), api, *token.token);
   if (auto error = server.listen(config->admin); !error.empty()) {
     spdlog::critical("{}", error);
@@ -117,7 +121,6 @@ int run(const std::string& config_path) {
       },
       [api](bool ok) { api->set_catalog_ok(ok); });
 
-  asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int) {
     if (ec) return;
     server.stop();
