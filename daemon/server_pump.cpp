@@ -322,10 +322,10 @@ void ClientSession::on_server_message(char type, proto::ByteView body, bool& wel
       server_->parameters()[std::string(status->name)] = std::string(status->value);
       // Forwarded: the client's own SET, now its value. Swallowed: pgwarden's
       // sync (already the client's value) or its RESET ALL (not the client's).
-      if ((pending_.empty() || pending_.front().disposition == Disposition::Forward) &&
-          !tracked_parameter(status->name).empty()) {
-        client_parameters_[std::string(tracked_parameter(status->name))] =
-            std::string(status->value);
+      const auto tracked = tracked_parameter(status->name);
+      if (!tracked.empty() &&
+          (pending_.empty() || pending_.front().disposition == Disposition::Forward)) {
+        client_parameters_[std::string(tracked)] = std::string(status->value);
       }
       return;
     }
