@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "catalog/conninfo.h"
+#include "daemon/audit.h"
 
 namespace pgwarden::daemon {
 
@@ -63,6 +64,9 @@ std::variant<std::shared_ptr<TenantDirectory>, std::string> TenantDirectory::bui
     // pgbench -M simple and most ORMs send a new literal every time: share
     // decisions across literal values where the guard proves that is sound.
     options.normalize_literals = true;
+    // The fingerprint is for the audit trail only; without one, a cache miss
+    // skips its walk of the tree (a third of a cold classify).
+    options.fingerprints = audit::mode() != audit::Mode::Off;
     tenant->classifier = std::make_shared<policy::Classifier>(options, std::move(rules));
     if (old && old->limits.queries_per_minute == connection.limits.queries_per_minute &&
         old->limits.burst == connection.limits.burst) {
