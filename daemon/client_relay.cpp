@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <tuple>
 #include <utility>
 
 #include "daemon/audit.h"
@@ -48,6 +49,52 @@ void put_renamed(std::string& out, char type, std::string_view head, std::string
 
 }  // namespace
 
+awaitable<void> ClientSession::serve() {
+  co_await relay();
+  if (dormant_.load(std::memory_order_relaxed)) {
+    wait_dormant();
+    co_return;
+  }
+  if (idle_timer_) idle_timer_->cancel();
+}
+
+void ClientSession::make_dormant_if_idle() {
+  if (dormant_.load(std::memory_order_relaxed)) return;
+  asio::post(strand_, [self = shared_from_this()] { self->try_dormant(); });
+}
+
+bool ClientSession::may_sleep() const {
+  // Nothing owed or held: no server, no answer, no write, no cancel on its
+  // way, no byte unread. TLS sessions stay awake (the TLS stream may hold
+  // decrypted bytes the socket no longer shows), as do console sessions.
+  return !closing_ && !console_ && client_in_.empty() && !server_ && pending_.empty() &&
+         parked_.empty() && !writing_client_ && client_write_waiters_ == 0 && !client_.uses_tls();
+}
+
+void ClientSession::try_dormant() {
+  // Only a session waiting in its client read.
+  if (!reading_client_ || dormancy_asked_ || !may_sleep() ||
+      Clock::now() - last_activity_ < kDormantAfter) {
+    return;
+  }
+  dormancy_asked_ = true;
+  error_code ignored;
+  client_.socket().cancel(ignored);  // the relay's read ends; relay() sees why
+}
+
+void ClientSession::wait_dormant() {
+  context_.dormant_clients.fetch_add(1, std::memory_order_relaxed);
+  // Readable, closed or cancelled (shutdown, idle timeout): serve again; the
+  // relay reads what came, or sees closing_ and says goodbye.
+  client_.socket().async_wait(
+      tcp::socket::wait_read, [self = shared_from_this()](const error_code&) {
+        self->context_.dormant_clients.fetch_sub(1, std::memory_order_relaxed);
+        self->dormant_.store(false, std::memory_order_relaxed);
+        asio::co_spawn(
+            self->strand_, [self] { return self->serve(); }, &ClientSession::report_end);
+      });
+}
+
 awaitable<void> ClientSession::relay() {
   while (!closing_) {
     if (client_in_.empty()) {
@@ -60,9 +107,30 @@ awaitable<void> ClientSession::relay() {
     }
     const bool small_read = client_in_.empty() && !client_.uses_tls();
     auto space = small_read ? client_in_.prepare(1) : client_in_.prepare(kClientReadChunk);
-    reading_client_ = true;
-    auto [ec, n] = co_await client_.read_some(asio::buffer(space.data(), space.size()));
-    reading_client_ = false;
+    error_code ec;
+    std::size_t n = 0;
+    if (may_sleep()) {
+      // Idle between transactions (just logged in, just woken, or answered
+      // locally): if the client has sent nothing, sleep rather than wait in
+      // a read. A recv either way; the frames go back to be reused at once.
+      n = client_.read_now(asio::buffer(space.data(), space.size()), ec);
+      if (n == 0 && !ec) {
+        dormant_.store(true, std::memory_order_relaxed);
+        co_return;
+      }
+    } else {
+      reading_client_ = true;
+      std::tie(ec, n) = co_await client_.read_some(asio::buffer(space.data(), space.size()));
+      reading_client_ = false;
+      if (std::exchange(dormancy_asked_, false) && ec == asio::error::operation_aborted &&
+          !closing_) {
+        // try_dormant cancelled the read: end here, frames and all; serve()
+        // waits for the client instead. (A read that finished first carries
+        // on as usual, and so does one cancelled for closing_.)
+        dormant_.store(true, std::memory_order_relaxed);
+        co_return;
+      }
+    }
     if (ec) {
       spdlog::debug("{}: disconnected ({})", log_tag_, ec.message());
       break;
@@ -446,7 +514,7 @@ void ClientSession::link_server(std::unique_ptr<ServerConnection> server) {
     server_->set_needs_reset(false);
   }
   if (!server_->known_to_match(client_parameters_)) {
-    build_parameter_sync(client_parameters_, std::as_const(*server_).parameters(), sql);
+    build_parameter_sync(*client_parameters_, std::as_const(*server_).parameters(), sql);
     server_->remember_match(client_parameters_);
   }
   if (build_settings_sync(client_settings_, server_->settings(), sql)) {

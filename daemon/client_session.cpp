@@ -85,8 +85,16 @@ awaitable<void> ClientSession::run() {
   }
   last_activity_ = Clock::now();
   arm_idle_timer();
-  co_await relay();
-  if (idle_timer_) idle_timer_->cancel();
+  co_await serve();
+}
+
+void ClientSession::report_end(std::exception_ptr error) {
+  if (!error) return;
+  try {
+    std::rethrow_exception(error);
+  } catch (const std::exception& e) {
+    spdlog::error("client session ended by an unexpected error: {}", e.what());
+  }
 }
 
 awaitable<bool> ClientSession::handshake() {
@@ -196,7 +204,7 @@ awaitable<bool> ClientSession::accept_startup_parameters(const proto::StartupPac
         co_return false;
       }
     } else if (auto tracked = tracked_parameter(name); !tracked.empty()) {
-      client_parameters_[std::string(tracked)] = value;
+      client_parameters_ = with_parameter(client_parameters_, tracked, value);
     } else if (name == "extra_float_digits") {
       // pgjdbc sends 3; since PostgreSQL 12 the default output is already
       // exact, so ignoring it changes nothing a client can observe.
@@ -432,23 +440,26 @@ awaitable<bool> ClientSession::attach_tenant() {
   }
 
   ParameterMap shown = *welcome;
-  for (const auto& [name, value] : client_parameters_) shown[name] = value;
+  if (client_parameters_) {
+    for (const auto& [name, value] : *client_parameters_) shown[name] = value;
+  }
   shown["client_encoding"] = "UTF8";
   // Servers only report application_name when set; clients expect to see it.
   shown.try_emplace("application_name", "");
   // What the session remembers is what it replays on servers: the tracked
   // parameters (the rest are the server's own and the same everywhere).
-  client_parameters_.clear();
+  ParameterMap tracked;
   for (std::string_view name : kTrackedParameters) {
-    if (auto it = shown.find(name); it != shown.end()) client_parameters_.insert(*it);
+    if (auto it = shown.find(name); it != shown.end()) tracked.insert(*it);
   }
+  client_parameters_ = intern_parameters(std::move(tracked));
 
   std::string out;
   for (const auto& [name, value] : shown) proto::put_parameter_status(out, name, value);
   if (!co_await finish_login(out)) co_return false;
   counted_in_ = tenant_->pool;
   counted_in_->activity.clients.fetch_add(1, std::memory_order_relaxed);
-  if (on_login) on_login(user_, database_);
+  if (context_.on_login) context_.on_login(user_, database_);
   spdlog::debug("{}: logged in{}", log_tag_,
                 client_.uses_tls() ? fmt::format(" over {}", SSL_get_version(client_.tls_handle()))
                                    : std::string());

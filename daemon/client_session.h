@@ -3,7 +3,9 @@
 #pragma once
 
 #include <array>
-#include <functional>
+#include <atomic>
+#include <chrono>
+#include <exception>
 #include <memory>
 #include <optional>
 #include <string>
@@ -36,8 +38,6 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::uint16_t port() const { return client_port_; }
   bool uses_tls() const { return uses_tls_; }
 
-  //! Called with (user, database) once a client has logged in.
-  std::function<void(const std::string&, const std::string&)> on_login;
   ~ClientSession();
 
   //! The whole life of the connection; runs on this session's strand.
@@ -50,6 +50,19 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   //! pgwarden is shutting down (any thread): leave with 57P01 once no
   //! transaction is open, or at once when `force`.
   void shut_down(bool force);
+
+  //! Called now and then for every session (any thread): a session idle
+  //! for kDormantAfter with nothing in flight becomes dormant. Its coroutines
+  //! end and it waits for its client with a plain readiness wait, so a
+  //! long-idle client holds its session object and socket and no coroutine
+  //! frame or read operation. Its next message wakes it with its state intact.
+  void make_dormant_if_idle();
+  //! Dormant now (any thread; for listings).
+  bool dormant() const { return dormant_.load(std::memory_order_relaxed); }
+  //! Logs a session coroutine that ended by an exception.
+  static void report_end(std::exception_ptr error);
+  //! How long a session must be idle before it may become dormant.
+  static constexpr auto kDormantAfter = std::chrono::seconds(1);
 
  private:
   //! A refusal pgwarden answers itself, as PostgreSQL would phrase it.
@@ -83,7 +96,15 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   awaitable<bool> read_client_message(protocol::Frame& frame);
 
   // ---- client side of the ready loop (client_relay.cpp) ----
+  //! The ready loop until the session ends or goes dormant.
+  awaitable<void> serve();
   awaitable<void> relay();
+  //! Nothing in flight that dormancy would have to keep.
+  bool may_sleep() const;
+  //! On the strand: go dormant if the session is still idle.
+  void try_dormant();
+  //! Dormant: wait for the client to send something, then serve() again.
+  void wait_dormant();
   //! Handles every whole message in the input buffer; false ends the session.
   awaitable<bool> take_client_messages();
   //! What became of a client message.
@@ -186,7 +207,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   protocol::FrontendLimits client_limits_;
   std::string user_;
   std::string database_;
-  ParameterMap client_parameters_;
+  SharedParameters client_parameters_;  //!< tracked ones only, from login on
   std::uint32_t client_pid_ = 0;
   bool counted_ = false;
   bool console_ = false;  //!< an admin console session: no tenant, no server
@@ -266,6 +287,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool writing_client_ = false;
   std::uint32_t client_write_waiters_ = 0;  //!< coroutines queued at the gate
   bool reading_client_ = false;             //!< a read into client_in_ is in flight
+  bool dormancy_asked_ = false;             //!< try_dormant cancelled that read to go dormant
+  std::atomic<bool> dormant_{false};
   std::unique_ptr<asio::steady_timer> client_write_gate_;
   asio::any_io_executor strand_;  //!< this session's strand, set by run()
 };

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -10,6 +11,19 @@ namespace pgwarden::daemon {
 
 //! Reported (GUC_REPORT) parameters by name, as the server spells them.
 using ParameterMap = std::map<std::string, std::string, std::less<>>;
+
+//! A client's tracked parameters, shared: most clients of a pool hold the same
+//! values, and an idle session then pays a pointer rather than a map.
+using SharedParameters = std::shared_ptr<const ParameterMap>;
+
+//! The one shared map holding `values` (thread-safe). Equal maps are the same
+//! object while anyone holds it, so holders compare by address; a map nobody
+//! holds is forgotten.
+SharedParameters intern_parameters(ParameterMap values);
+
+//! `params` (null: none) with `name` set to `value`, interned.
+SharedParameters with_parameter(const SharedParameters& params, std::string_view name,
+                                std::string_view value);
 
 //! Parameters a client may hold its own value of; synced onto whichever server
 //! connection it is given. All are reported by PostgreSQL, so a client's SET is

@@ -189,6 +189,10 @@ int Proxy::run() {
       [api = admin_api_](bool ok) {
         if (api) api->set_catalog_ok(ok);
       });
+  context_.on_login = [watcher = catalog_watcher_.get()](const std::string& user,
+                                                         const std::string& database) {
+    watcher->note_used(user, database);
+  };
 
   const auto config = context_.config();
   spdlog::info("pgwarden serving {} connection(s) for {} user(s) on {} worker thread(s)",
@@ -345,7 +349,8 @@ admin::AdminHooks Proxy::make_admin_hooks() {
                                             {"database", session->database()},
                                             {"address", session->address()},
                                             {"port", session->port()},
-                                            {"tls", session->uses_tls()}});
+                                            {"tls", session->uses_tls()},
+                                            {"state", session->dormant() ? "dormant" : "active"}});
     });
     return boost::json::value(boost::json::object{{"clients", std::move(clients)}});
   };
@@ -376,6 +381,9 @@ admin::AdminHooks Proxy::make_admin_hooks() {
                   "Clients that gave up waiting for a server connection.", labels,
                   static_cast<double>(stats.wait_timeouts));
     });
+    out.gauge("pgwarden_clients_dormant",
+              "Clients idle long enough that their sessions hold no coroutine.", {},
+              static_cast<double>(context_.dormant_clients.load(std::memory_order_relaxed)));
     return out.text();
   };
   hooks.connections_changed = [this] { catalog_changed(); };
@@ -411,22 +419,8 @@ awaitable<void> Proxy::accept_loop(tcp::acceptor& acceptor) {
       continue;
     }
     auto session = std::make_shared<ClientSession>(std::move(socket), context_);
-    if (catalog_watcher_) {
-      session->on_login = [watcher = catalog_watcher_.get()](const std::string& user,
-                                                             const std::string& database) {
-        watcher->note_used(user, database);
-      };
-    }
     asio::co_spawn(
-        strand, [session]() { return session->run(); },
-        [](std::exception_ptr error) {
-          if (!error) return;
-          try {
-            std::rethrow_exception(error);
-          } catch (const std::exception& e) {
-            spdlog::error("client session ended by an unexpected error: {}", e.what());
-          }
-        });
+        strand, [session]() { return session->run(); }, &ClientSession::report_end);
   }
 }
 
@@ -434,6 +428,7 @@ awaitable<void> Proxy::janitor() {
   asio::steady_timer timer(co_await asio::this_coro::executor);
   const auto watchdog = notify::watchdog_interval();
   auto next_status = Clock::now();
+  auto next_dormancy_check = Clock::now();
   for (;;) {
     timer.expires_after(kJanitorPeriod);
     co_await timer.async_wait(use_nothrow);
@@ -459,6 +454,12 @@ awaitable<void> Proxy::janitor() {
     }
     context_.tenants()->for_each([](const Tenant& tenant) { tenant.pool->maintain(); });
     refresh_function_rules();
+    if (now >= next_dormancy_check) {
+      // Sessions idle long enough drop their coroutines (see
+      // ClientSession::make_dormant_if_idle); dormant ones cost a load here.
+      next_dormancy_check = now + ClientSession::kDormantAfter;
+      context_.sessions.for_each([](const auto& session) { session->make_dormant_if_idle(); });
+    }
     // The watchdog is fed from this loop, so a wedged event loop is noticed.
     if (watchdog) notify::send("WATCHDOG=1");
     if (now >= next_status) {

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <boost/asio/ssl/context.hpp>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -58,6 +59,8 @@ class ProxyContext {
   std::atomic<std::uint64_t> generation{0};
   SessionRegistry sessions;
   std::atomic<std::uint32_t> clients{0};
+  //! Of those, sessions dormant now (ClientSession::make_dormant_if_idle).
+  std::atomic<std::uint32_t> dormant_clients{0};
   //! Set on SIGTERM: no new logins, sessions leave once idle.
   std::atomic<bool> draining{false};
   //! Answers sessions of the virtual database "pgwarden"; set before the
@@ -67,6 +70,9 @@ class ProxyContext {
   AuthThrottle auth_throttle;
   //! Seeds the mock SCRAM exchange for unknown users; random per process.
   std::string mock_secret;
+  //! Called with (user, database) once a client has logged in; set before
+  //! the event loop runs, then only read.
+  std::function<void(const std::string&, const std::string&)> on_login;
 
  private:
   mutable std::mutex mutex_;

@@ -325,7 +325,7 @@ void ClientSession::on_server_message(char type, proto::ByteView body, bool& wel
       const auto tracked = tracked_parameter(status->name);
       if (!tracked.empty() &&
           (pending_.empty() || pending_.front().disposition == Disposition::Forward)) {
-        client_parameters_[std::string(tracked)] = std::string(status->value);
+        client_parameters_ = with_parameter(client_parameters_, tracked, status->value);
       }
       return;
     }

@@ -68,9 +68,12 @@ class ServerConnection : public PgStream {
 
   //! True when the tracked parameters are known to hold `client`'s values
   //! (set by remember_match, forgotten by any change): a client like the
-  //! last one then costs a map comparison, not a look-up per parameter.
-  bool known_to_match(const ParameterMap& client) const { return matches_ && *matches_ == client; }
-  void remember_match(const ParameterMap& client) { matches_ = client; }
+  //! last one (the same interned map) then costs a pointer comparison, not a
+  //! look-up per parameter.
+  bool known_to_match(const SharedParameters& client) const {
+    return matches_ != nullptr && matches_ == client;
+  }
+  void remember_match(SharedParameters client) { matches_ = std::move(client); }
 
   //! The parameters as they were right after login: where RESET ALL returns.
   const ParameterMap& initial_parameters() const { return initial_parameters_; }
@@ -116,7 +119,7 @@ class ServerConnection : public PgStream {
 
  private:
   ParameterMap parameters_;
-  std::optional<ParameterMap> matches_;
+  SharedParameters matches_;
   ParameterMap initial_parameters_;
   SessionSettings settings_;
   bool needs_reset_ = false;

@@ -6,6 +6,7 @@ gets a clear error; the figures are those of the live pools."""
 from __future__ import annotations
 
 import threading
+import time
 
 import psycopg
 import pytest
@@ -60,6 +61,42 @@ def test_show_clients_lists_sessions_with_their_address(console):
     assert len(acme) == 1 and acme[0]["database"] == "analytics"
     assert acme[0]["addr"] == "127.0.0.1" and int(acme[0]["port"]) > 0
     assert [c for c in clients if c["user"] == "ops" and c["database"] == "pgwarden"]
+
+
+def _acme_states(daemon: harness.Pgwarden) -> list[str]:
+    return [c["state"] for c in _show(daemon, "SHOW CLIENTS") if c["user"] == "acme"]
+
+
+def test_idle_clients_go_dormant_and_wake_intact(console):
+    """A client idle for a second with nothing in flight goes dormant (its
+    session keeps no coroutine). Its next statement wakes it with its session
+    as it was: a SET, a named prepared statement and the answers are the
+    same. A dormant client that leaves is gone from the list, and while
+    clients sleep the console's own sessions stay served."""
+    with psycopg.connect(console.dsn("acme", "analytics"), autocommit=True) as conn:
+        conn.execute("SET application_name = 'sleeper'")
+        conn.execute("SET TIME ZONE 'Asia/Tokyo'")
+        q = "SELECT count(*) FROM loans WHERE loan_id > %s"
+        assert conn.execute(q, (1000,), prepare=True).fetchone()[0] == 1000
+        assert _acme_states(console) == ["active"]
+        harness.wait_until(lambda: _acme_states(console) == ["dormant"], 15, "a dormant client")
+        # Woken by the statement itself: same prepared statement, same settings.
+        assert conn.execute(q, (1500,), prepare=True).fetchone()[0] == 500
+        assert conn.execute("SHOW application_name").fetchone()[0] == "sleeper"
+        assert conn.execute("SHOW TimeZone").fetchone()[0] == "Asia/Tokyo"
+        assert _acme_states(console) == ["active"]
+        harness.wait_until(lambda: _acme_states(console) == ["dormant"], 15, "dormant again")
+        # A transaction across a pause keeps its server; the session stays
+        # awake while it holds one, however long it idles.
+        conn.execute("BEGIN")
+        pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+        for _ in range(3):
+            time.sleep(1)  # idle inside the transaction, past kDormantAfter
+            assert _acme_states(console) == ["active"]
+        assert conn.execute("SELECT pg_backend_pid()").fetchone()[0] == pid
+        conn.execute("COMMIT")
+        harness.wait_until(lambda: _acme_states(console) == ["dormant"], 15, "dormant once more")
+    harness.wait_until(lambda: _acme_states(console) == [], 10, "the dormant client gone")
 
 
 def test_every_show_command_answers(console):

@@ -205,3 +205,58 @@ def test_idle_timeouts_close_idle_clients(impatient, pg):
             assert busy.execute("SELECT 1").fetchone() == (1,)
     for c in (idle, in_tx):
         c.close()
+
+
+def _client_states(daemon: harness.Pgwarden, user: str = "acme") -> list[str]:
+    """SHOW CLIENTS' state column for `user`'s sessions (admin console)."""
+    r = daemon.psql("SHOW CLIENTS", "ops", "pgwarden", tuples_only=False)
+    assert r.ok, r.stderr
+    lines = r.stdout.splitlines()
+    header = lines[0].split("|")
+    rows = [dict(zip(header, line.split("|"))) for line in lines[1:-1]]
+    return [row["state"] for row in rows if row["user"] == user]
+
+
+@pytest.fixture
+def drowsy(world):
+    """client_idle_timeout = 5 s (well past the second after which an idle
+    session goes dormant), and an admin console user to watch."""
+    daemon = harness.Pgwarden()
+    daemon.add_user("acme")
+    daemon.add_user("ops")
+    daemon.add_connection("acme", "analytics",
+                          world.pg.url("analytics", "analyst", world.roles["analyst"]))
+    daemon.server_settings["client_idle_timeout"] = 5
+    daemon.extra_toml = '[admin]\nusers = ["ops"]\n'
+    daemon.write_config()
+    daemon.start()
+    try:
+        yield daemon
+    finally:
+        daemon.cleanup()
+
+
+def test_dormant_clients_still_get_timeouts_and_shutdown(drowsy):
+    """A dormant session (idle, holding no coroutine) still hears its idle
+    timer: FATAL 57P05 at client_idle_timeout. Another one, kept active
+    until dormant and then left, gets FATAL 57P01 on SIGTERM, and pgwarden
+    exits 0 with no session left behind."""
+    sleeper = pgwire.RawConnection(drowsy.host, drowsy.port)
+    sleeper.startup("acme", "analytics", drowsy.users["acme"])
+    harness.wait_until(lambda: _client_states(drowsy) == ["dormant"], 10, "a dormant client")
+    assert _fatal_then_closed(sleeper)["C"] == "57P05"
+    sleeper.close()
+
+    # Statements a little more often than client_idle_timeout would allow
+    # idle, each one waking the session from dormancy.
+    waker = pgwire.RawConnection(drowsy.host, drowsy.port)
+    waker.startup("acme", "analytics", drowsy.users["acme"])
+    for n in range(2):
+        harness.wait_until(lambda: _client_states(drowsy) == ["dormant"], 10, "dormant")
+        assert waker.query(f"SELECT {n} + 1")[0] == [[str(n + 1)]]
+    harness.wait_until(lambda: _client_states(drowsy) == ["dormant"], 10, "dormant at the end")
+    drowsy.proc.send_signal(signal.SIGTERM)
+    fatal = _fatal_then_closed(waker)
+    assert (fatal["C"], fatal["M"]) == ("57P01", "pgwarden is shutting down")
+    assert drowsy.proc.wait(timeout=10) == 0
+    waker.close()

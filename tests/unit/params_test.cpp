@@ -3,11 +3,18 @@
 #include "daemon/params.h"
 
 #include <boost/test/unit_test.hpp>
+#include <cstdlib>
+#include <string>
+#include <thread>
+#include <vector>
 
 using pgwarden::daemon::build_parameter_sync;
+using pgwarden::daemon::intern_parameters;
 using pgwarden::daemon::ParameterMap;
 using pgwarden::daemon::quote_literal;
+using pgwarden::daemon::SharedParameters;
 using pgwarden::daemon::tracked_parameter;
+using pgwarden::daemon::with_parameter;
 
 // Proves a server that already has the client's values gets no SET at all,
 // so the common case costs no round trip.
@@ -62,4 +69,53 @@ BOOST_AUTO_TEST_CASE(tracked_names_are_case_insensitive) {
   BOOST_TEST(tracked_parameter("datestyle") == "DateStyle");
   BOOST_TEST(tracked_parameter("TIMEZONE") == "TimeZone");
   BOOST_TEST(tracked_parameter("search_path").empty());
+}
+
+// Proves equal parameter maps are one shared object (sessions hold a pointer,
+// and a server compares clients by address), different ones are not, and a
+// change makes a new map without touching the one others hold.
+BOOST_AUTO_TEST_CASE(interned_maps_are_shared_and_immutable) {
+  const SharedParameters a = intern_parameters({{"application_name", "psql"}, {"TimeZone", "UTC"}});
+  const SharedParameters b = intern_parameters({{"TimeZone", "UTC"}, {"application_name", "psql"}});
+  BOOST_TEST(a.get() == b.get());
+  const SharedParameters c = intern_parameters({{"application_name", "psql"}});
+  BOOST_TEST(a.get() != c.get());
+
+  BOOST_TEST(with_parameter(a, "TimeZone", "UTC").get() == a.get());  // unchanged: same map
+  const SharedParameters tokyo = with_parameter(a, "TimeZone", "Asia/Tokyo");
+  BOOST_TEST(tokyo.get() != a.get());
+  BOOST_TEST(tokyo->at("TimeZone") == "Asia/Tokyo");
+  BOOST_TEST(a->at("TimeZone") == "UTC");
+  BOOST_TEST(with_parameter(tokyo, "TimeZone", "UTC").get() == a.get());  // back to a's values
+
+  const SharedParameters fresh = with_parameter(nullptr, "DateStyle", "ISO, MDY");
+  BOOST_TEST(fresh->size() == 1u);
+  BOOST_TEST(fresh->at("DateStyle") == "ISO, MDY");
+}
+
+// Proves the table keeps no map alive (a map nobody holds is freed and made
+// anew when asked for), also while threads intern and drop the same values at
+// once (this runs under TSan in CI).
+BOOST_AUTO_TEST_CASE(interned_maps_live_only_with_their_holders) {
+  const ParameterMap values{{"application_name", "only-here"}};
+  {
+    const SharedParameters first = intern_parameters(values);
+    BOOST_TEST(first.use_count() == 1);  // the table holds no strong reference
+  }
+  const SharedParameters again = intern_parameters(values);
+  BOOST_TEST(again.use_count() == 1);
+  BOOST_TEST(*again == values);
+
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([t] {
+      for (int i = 0; i < 2000; ++i) {
+        const SharedParameters p =
+            intern_parameters({{"application_name", "worker-" + std::to_string((t + i) % 3)}});
+        if (p->at("application_name").empty()) std::abort();
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  BOOST_TEST(intern_parameters({{"application_name", "worker-1"}})->size() == 1u);
 }
