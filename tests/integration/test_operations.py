@@ -5,6 +5,7 @@ transactions finish and tells idle clients 57P01."""
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import socket
 import tempfile
@@ -164,6 +165,17 @@ def test_sigterm_grace_ends_stuck_transactions(service):
     stuck.close()
 
 
+@contextlib.contextmanager
+def _running(daemon: harness.Pgwarden):
+    """Starts `daemon` with its current settings; cleans it up afterwards."""
+    daemon.write_config()
+    daemon.start()
+    try:
+        yield daemon
+    finally:
+        daemon.cleanup()
+
+
 @pytest.fixture
 def impatient(world):
     """A pgwarden with client_idle_timeout = 1 s and idle_transaction_timeout = 1 s."""
@@ -173,12 +185,8 @@ def impatient(world):
                           world.pg.url("analytics", "analyst", world.roles["analyst"]),
                           idle_transaction_timeout=1)
     daemon.server_settings["client_idle_timeout"] = 1
-    daemon.write_config()
-    daemon.start()
-    try:
+    with _running(daemon):
         yield daemon
-    finally:
-        daemon.cleanup()
 
 
 def test_idle_timeouts_close_idle_clients(impatient, pg):
@@ -228,12 +236,8 @@ def drowsy(world):
                           world.pg.url("analytics", "analyst", world.roles["analyst"]))
     daemon.server_settings["client_idle_timeout"] = 5
     daemon.extra_toml = '[admin]\nusers = ["ops"]\n'
-    daemon.write_config()
-    daemon.start()
-    try:
+    with _running(daemon):
         yield daemon
-    finally:
-        daemon.cleanup()
 
 
 def test_dormant_clients_still_get_timeouts_and_shutdown(drowsy):
