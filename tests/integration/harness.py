@@ -594,6 +594,15 @@ class Pgwarden:
             password = self.users.get(user, "")
         return run_psql(self.host, self.port, user, db, password, sql, **kw)
 
+    def console_rows(self, command: str, user: str) -> list[dict[str, str]]:
+        """Rows of an admin console command (SHOW ...) run by `user`, read
+        from psql's unaligned output; fails the test if psql fails."""
+        r = self.psql(command, user, "pgwarden", tuples_only=False)
+        assert r.ok, r.stderr
+        lines = r.stdout.splitlines()
+        header = lines[0].split("|")
+        return [dict(zip(header, line.split("|"))) for line in lines[1:-1]]
+
 
 def _dsn_quote(v: str) -> str:
     if v and all(c not in v for c in " '\\"):

@@ -30,12 +30,8 @@ def console(world):
 
 
 def _show(daemon: harness.Pgwarden, command: str) -> list[dict[str, str]]:
-    """Rows of a console command, read with psql's unaligned output."""
-    r = daemon.psql(command, "ops", "pgwarden", tuples_only=False)
-    assert r.ok, r.stderr
-    lines = r.stdout.splitlines()
-    header = lines[0].split("|")
-    return [dict(zip(header, line.split("|"))) for line in lines[1:-1]]
+    """Rows of a console command, as the admin user ops sees them."""
+    return daemon.console_rows(command, "ops")
 
 
 def test_show_pools_counts_the_live_pool(console):

@@ -217,12 +217,8 @@ def test_idle_timeouts_close_idle_clients(impatient, pg):
 
 def _client_states(daemon: harness.Pgwarden, user: str = "acme") -> list[str]:
     """SHOW CLIENTS' state column for `user`'s sessions (admin console)."""
-    r = daemon.psql("SHOW CLIENTS", "ops", "pgwarden", tuples_only=False)
-    assert r.ok, r.stderr
-    lines = r.stdout.splitlines()
-    header = lines[0].split("|")
-    rows = [dict(zip(header, line.split("|"))) for line in lines[1:-1]]
-    return [row["state"] for row in rows if row["user"] == user]
+    return [row["state"] for row in daemon.console_rows("SHOW CLIENTS", "ops")
+            if row["user"] == user]
 
 
 @pytest.fixture
